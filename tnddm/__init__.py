@@ -1,0 +1,20 @@
+"""tnddm: exact discrete diffusion on lattices with tensor networks.
+
+Distributions are probability MPS (ProbMPS dense, SparseMPS automaton cores), noise is a
+product MPO of single-site Markov-jump propagators, and Diffusion gives the exact forward
+marginals, Bayes denoising, exact reverse paths and discrete scores.
+"""
+from . import noise
+from .diffusion import Diffusion
+from .mps import MPSBase, ProbMPS, SparseMPS
+
+__version__ = "0.1.0"
+__all__ = ["ProbMPS", "SparseMPS", "MPSBase", "Diffusion", "noise", "__version__"]
+
+
+def __getattr__(name):  # lazy subpackages keep `import tnddm` light
+    if name in {"lattice", "mcmc", "validate", "learn", "io", "goodness_of_fit"}:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tnddm' has no attribute {name!r}")

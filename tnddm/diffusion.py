@@ -1,0 +1,140 @@
+"""Exact discrete diffusion of a probability MPS under product Markov-jump noise.
+
+Forward marginal:  P_t(y) = sum_x P_0(x) prod_i K_t[y_i, x_i]            (same bond dimension)
+Bayes channel:     P(x_s = x | x_t = y) = P_s(x) prod_i K_{t|s}[y_i, x_i] / P_t(y)
+Discrete score:    s_t(x)_{i,b} = P_t(x with x_i <- b) / P_t(x)
+Reverse rates:     R_t(x -> x^{i<-b}) = beta(t) Q[x_i, b] s_t(x)_{i,b}
+The reverse process is Markov, so a reverse path on any grid T = t_0 > ... > t_K is exact and its
+log-probability is log P_T(x_{t_0}) + sum_k log P(x_{t_{k+1}} | x_{t_k}).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_configs, check_time
+from .mps.base import MPSBase
+from .noise import Noise
+from .rng import as_generator
+
+
+class Diffusion:
+    """A data distribution P_0 (probability MPS over d states) noised by `noise` (d_out states)."""
+
+    def __init__(self, model: MPSBase, noise: Noise):
+        if not isinstance(model, MPSBase):
+            raise ValueError(f"model must be a probability MPS (ProbMPS or SparseMPS); got {type(model).__name__}")
+        if not isinstance(noise, Noise):
+            raise ValueError(f"noise must be a tnddm.noise.Noise; got {type(noise).__name__}")
+        if model.d != noise.d:
+            raise ValueError(f"noise acts on d = {noise.d} data states but the model has d = {model.d}")
+        self.model = model
+        self.noise = noise
+        self.n_sites = model.n_sites
+        self.d_out = noise.d_out
+        self._marginals: dict[float, MPSBase] = {}
+
+    # ---- marginals and transitions ----------------------------------------------------------
+    def marginal(self, t) -> MPSBase:
+        """P_t as an MPS over d_out states (P_0 embedded when t = 0)."""
+        t = check_time(t)
+        if t not in self._marginals:
+            K = self.noise.propagator(t)[:, : self.noise.d]
+            self._marginals[t] = self.model.emit(K)
+            if len(self._marginals) > 16:
+                self._marginals.pop(next(iter(self._marginals)))
+        return self._marginals[t]
+
+    def forward(self, X, t, s: float = 0.0, seed=None) -> np.ndarray:
+        """Noise configurations X (at time s) to time t."""
+        return self.noise.forward(X, t, s, seed=seed)
+
+    def _channel_tilts(self, Y, t, s):
+        t, s = check_time(t, "t"), check_time(s, "s")
+        if s > t:
+            raise ValueError(f"s must not exceed t; got s = {s} > t = {t}")
+        Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
+        K = self.noise.propagator(t, s)
+        return Y, K[Y]  # (n, N, d_out): K_{t|s}[y_i, x]
+
+    def posterior(self, y, t, s: float = 0.0) -> MPSBase:
+        """The (unnormalised) MPS of P(x_s = x | x_t = y) for one configuration y."""
+        Y, tilts = self._channel_tilts(y, t, s)
+        if Y.shape[0] != 1:
+            raise ValueError(f"y must be one configuration; got {Y.shape[0]}")
+        return self.marginal(s).tilt(tilts[0])
+
+    def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False):
+        """Exact samples x_s ~ P(x_s | x_t = y), one per row of Y, with their log-probabilities."""
+        Y, tilts = self._channel_tilts(Y, t, s)
+        return self.marginal(s).sample(Y.shape[0], seed=seed, tilts=tilts, batch_size=batch_size, progress=progress)
+
+    def log_transition(self, Xs, Y, t, s: float = 0.0) -> np.ndarray:
+        """log P(x_s | x_t = y) for paired rows of Xs and Y (-inf where impossible)."""
+        Y, tilts = self._channel_tilts(Y, t, s)
+        Xs = as_configs(Xs, self.n_sites, self.d_out, name="Xs")
+        if Xs.shape[0] != Y.shape[0]:
+            raise ValueError(f"Xs and Y must have the same number of rows; got {Xs.shape[0]} and {Y.shape[0]}")
+        Ps = self.marginal(s)
+        onehot = np.zeros_like(tilts)
+        np.put_along_axis(onehot, Xs[:, :, None], 1.0, axis=2)
+        sign_x, log_x = Ps._contract(tilts * onehot)
+        _, log_y = Ps._contract(tilts)
+        return np.where(sign_x > 0, log_x - log_y, -np.inf)
+
+    # ---- exact reverse paths ----------------------------------------------------------------
+    @staticmethod
+    def _check_grid(times) -> np.ndarray:
+        times = np.asarray(times, dtype=float)
+        if times.ndim != 1 or times.size < 2:
+            raise ValueError("times must be a 1D grid of at least two times, decreasing from T to the final time")
+        if np.any(times < 0) or np.any(np.diff(times) >= 0):
+            raise ValueError(f"times must be non-negative and strictly decreasing; got {times.tolist()}")
+        return times
+
+    def reverse_path(self, n: int, times, seed=None, start=None):
+        """Exact reverse paths on the grid times[0] = T > ... > times[-1].
+
+        start: optional configurations at time T (n rows); by default x_T ~ P_T exactly.
+        Returns (paths of shape (n, len(times), N), log-probability of each whole path).
+        """
+        times = self._check_grid(times)
+        rng = as_generator(seed)
+        if start is None:
+            x, logp = self.marginal(times[0]).sample(n, seed=rng)
+        else:
+            x = as_configs(start, self.n_sites, self.d_out, name="start")
+            n = x.shape[0]
+            logp = self.marginal(times[0]).log_prob(x)
+        paths = np.empty((n, len(times), self.n_sites), dtype=np.int64)
+        paths[:, 0] = x
+        for k in range(1, len(times)):
+            x, lp = self.denoise(x, times[k - 1], times[k], seed=rng)
+            paths[:, k] = x
+            logp = logp + lp
+        return paths, logp
+
+    def log_path_prob(self, paths, times) -> np.ndarray:
+        """Exact log-probability of reverse paths (n, len(times), N) under the true process."""
+        times = self._check_grid(times)
+        paths = np.asarray(paths)
+        if paths.ndim != 3 or paths.shape[1] != len(times):
+            raise ValueError(f"paths must have shape (n, {len(times)}, {self.n_sites}); got {paths.shape}")
+        logp = self.marginal(times[0]).log_prob(paths[:, 0])
+        for k in range(1, len(times)):
+            logp = logp + self.log_transition(paths[:, k], paths[:, k - 1], times[k - 1], times[k])
+        return logp
+
+    # ---- scores and reverse rates -----------------------------------------------------------
+    def score(self, X, t) -> np.ndarray:
+        """s_t(x)_{i,b} = P_t(x with x_i <- b) / P_t(x), shape (n, N, d_out); entry x_i is 1."""
+        X = as_configs(X, self.n_sites, self.d_out)
+        return self.marginal(t).ratios(X)
+
+    def reverse_rates(self, X, t) -> np.ndarray:
+        """Jump rates of the exact reverse process, R[n, i, b] = beta(t) Q[x_i, b] s_t(x)_{i,b}; 0 at b = x_i."""
+        X = as_configs(X, self.n_sites, self.d_out)
+        s = self.score(X, t)
+        Qt = self.noise.rates(t)  # Qt[y, x] = rate x -> y
+        rates = Qt[X] * s  # Qt[x_i, b]: forward rate b -> x_i
+        np.put_along_axis(rates, X[:, :, None], 0.0, axis=2)
+        return rates

@@ -1,0 +1,133 @@
+"""numba kernels for sparse (automaton) cores.
+
+A sparse core holds, for each left state a and symbol y, k entries (next state nxt[a, y, j],
+weight W[a, y, j]); A[y][a, b] = sum_j W[a, y, j] [nxt[a, y, j] == b]. Padding entries have weight 0.
+A batch axis of size 1 broadcasts against n.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+
+@njit(parallel=True, cache=True)
+def transfer_right(nxt, W, r, w, out):
+    """out[s, a] = sum_{y, j} w[s, y] W[a, y, j] r[s, nxt[a, y, j]]."""
+    n, cl = out.shape
+    d, k = W.shape[1], W.shape[2]
+    for s in prange(n):
+        s = np.int64(s)
+        rs = s if r.shape[0] > 1 else np.int64(0)
+        ws = s if w.shape[0] > 1 else np.int64(0)
+        for a in range(cl):
+            acc = 0.0
+            for y in range(d):
+                wy = w[ws, y]
+                if wy == 0.0:
+                    continue
+                part = 0.0
+                for j in range(k):
+                    part += W[a, y, j] * r[rs, nxt[a, y, j]]
+                acc += wy * part
+            out[s, a] = acc
+
+
+@njit(parallel=True, cache=True)
+def transfer_left(nxt, W, l, w, out):
+    """out[s, b] = sum_{a, y, j: nxt[a, y, j] = b} l[s, a] w[s, y] W[a, y, j]."""
+    n, cr = out.shape
+    cl, d, k = W.shape
+    for s in prange(n):
+        s = np.int64(s)
+        ls = s if l.shape[0] > 1 else np.int64(0)
+        ws = s if w.shape[0] > 1 else np.int64(0)
+        for b in range(cr):
+            out[s, b] = 0.0
+        for a in range(cl):
+            la = l[ls, a]
+            if la == 0.0:
+                continue
+            for y in range(d):
+                f = la * w[ws, y]
+                if f == 0.0:
+                    continue
+                for j in range(k):
+                    out[s, nxt[a, y, j]] += f * W[a, y, j]
+
+
+@njit(parallel=True, cache=True)
+def site_values(nxt, W, l, r, out):
+    """out[s, y] = sum_{a, j} l[s, a] W[a, y, j] r[s, nxt[a, y, j]]."""
+    n, d = out.shape
+    cl, k = W.shape[0], W.shape[2]
+    for s in prange(n):
+        s = np.int64(s)
+        ls = s if l.shape[0] > 1 else np.int64(0)
+        rs = s if r.shape[0] > 1 else np.int64(0)
+        for y in range(d):
+            acc = 0.0
+            for a in range(cl):
+                la = l[ls, a]
+                if la == 0.0:
+                    continue
+                for j in range(k):
+                    acc += la * W[a, y, j] * r[rs, nxt[a, y, j]]
+            out[s, y] = acc
+
+
+@njit(parallel=True, cache=True)
+def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp):
+    """Autoregressive sampling of latent paths (state, symbol, entry) site by site.
+
+    At site i in state a, entry (y, j) is chosen with probability
+    w_i[y] W[a, y, j] r_{i+1}[nxt[a, y, j]] / (sum over entries); O(d k) per site and sample.
+    logp receives the log-probability of the latent path (equal to log P(x) when k = 1), or
+    nan if a site had zero total weight.
+    """
+    n, N = u.shape
+    for s in prange(n):
+        s = np.int64(s)
+        rs = s if R.shape[0] > 1 else np.int64(0)
+        ts = s if tilts.shape[0] > 1 else np.int64(0)
+        a = 0
+        lp = 0.0
+        for i in range(N):
+            base = core_off[i] + a * d * k
+            roff = env_off[i + 1]
+            tot = 0.0
+            for e in range(d * k):
+                tot += W_flat[base + e] * R[rs, roff + nxt_flat[base + e]] * tilts[ts, i, e // k]
+            if not tot > 0.0:
+                lp = np.nan
+                break
+            target = u[s, i] * tot
+            cum = 0.0
+            sel = -1
+            qsel = 0.0
+            for e in range(d * k):
+                q = W_flat[base + e] * R[rs, roff + nxt_flat[base + e]] * tilts[ts, i, e // k]
+                if q > 0.0:
+                    sel = e
+                    qsel = q
+                    cum += q
+                    if cum > target:
+                        break
+            X[s, i] = sel // k
+            lp += np.log(qsel / tot)
+            a = nxt_flat[base + sel]
+        logp[s] = lp
+
+
+def warm_up() -> None:
+    """Compile the kernels once (they are cached on disk afterwards)."""
+    nxt = np.zeros((1, 2, 1), dtype=np.int64)
+    W = np.ones((1, 2, 1))
+    v = np.ones((1, 1))
+    w = np.ones((1, 2))
+    transfer_right(nxt, W, v, w, np.empty((1, 1)))
+    transfer_left(nxt, W, v, w, np.empty((1, 1)))
+    site_values(nxt, W, v, v, np.empty((1, 2)))
+
+
+__all__ = ["transfer_right", "transfer_left", "site_values", "sample_paths", "numba"]

@@ -1,0 +1,314 @@
+"""Algorithms shared by every probability MPS, written against four storage primitives.
+
+A probability MPS is P(x) = A_1[x_1] ... A_N[x_N] (1-norm, not Born): Z = sum_x P(x) is the
+contraction with the all-ones vector on every site. Subclasses store the cores (dense or sparse
+automaton) and implement, for batches of environment vectors and per-site weights ("tilts") w:
+
+    _transfer_right(i, r, w) = sum_x w[x] A_i[x] r          (n, chi_{i+1}) -> (n, chi_i)
+    _transfer_left(i, l, w)  = sum_x w[x] l A_i[x]          (n, chi_i)     -> (n, chi_{i+1})
+    _site_values(i, l, r)[x] = l A_i[x] r                   -> (n, d)
+    _sample_chunk(u, tilts)  -> (X, log P(X | tilts))       exact autoregressive sampling
+
+Every environment is renormalised after each step (divided by the sum of its absolute values) and
+the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows nor overflows.
+A batch dimension of size 1 broadcasts against n.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_configs, as_tilts, check_positive_int
+from ..rng import as_generator
+
+
+def normalise_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Divide each row by the sum of its absolute values; return (rows, log of the factors).
+
+    An all-zero row stays zero and its log factor is -inf (the contraction is exactly zero).
+    """
+    s = np.abs(v).sum(axis=1)
+    ok = s > 0
+    safe = np.where(ok, s, 1.0)
+    with np.errstate(divide="ignore"):
+        logs = np.where(ok, np.log(safe), -np.inf)
+    return v / safe[:, None], logs
+
+
+def one_hot(x: np.ndarray, d: int) -> np.ndarray:
+    """(n,) states -> (n, d) indicator rows."""
+    out = np.zeros((x.shape[0], d))
+    out[np.arange(x.shape[0]), x] = 1.0
+    return out
+
+
+class MPSBase:
+    """Interface and shared algorithms of probability MPS (see module docstring)."""
+
+    n_sites: int
+    d: int
+
+    # ---- storage primitives (subclasses) ------------------------------------------------
+    @property
+    def bond_dims(self) -> tuple[int, ...]:
+        """(chi_0, ..., chi_N) with chi_0 = chi_N = 1."""
+        raise NotImplementedError
+
+    def _transfer_right(self, i, r, w):
+        raise NotImplementedError
+
+    def _transfer_left(self, i, l, w):
+        raise NotImplementedError
+
+    def _site_values(self, i, l, r):
+        raise NotImplementedError
+
+    def _sample_chunk(self, u, tilts):
+        raise NotImplementedError
+
+    def tilt(self, weights) -> "MPSBase":
+        """The MPS of P(x) prod_i w_i[x_i] (unnormalised), same storage; weights shape (N, d)."""
+        raise NotImplementedError
+
+    def dense_cores(self) -> list[np.ndarray]:
+        """Cores as dense arrays (chi_{i-1}, d, chi_i)."""
+        raise NotImplementedError
+
+    # ---- sweeps -------------------------------------------------------------------------
+    def _right_envs(self, tilts=None):
+        """Normalised right environments r_i = sum_x w_i[x] A_i[x] r_{i+1}, r_N = 1.
+
+        Returns (envs, log_scales) where envs[i] has shape (n, chi_i) for i = 0..N and
+        log_scales[i] (n,) is the log of the factor removed between r_N and r_i.
+        """
+        N = self.n_sites
+        ones = np.ones((1, self.d))
+        envs = [None] * (N + 1)
+        logs = [None] * (N + 1)
+        r = np.ones((1, 1))
+        acc = np.zeros(1)
+        envs[N], logs[N] = r, acc
+        for i in range(N - 1, -1, -1):
+            w = ones if tilts is None else tilts[:, i]
+            r, ls = normalise_rows(self._transfer_right(i, r, w))
+            acc = acc + ls
+            envs[i], logs[i] = r, acc
+        return envs, logs
+
+    def _left_envs(self, tilts=None):
+        """Normalised left environments l_i = l_{i-1} sum_x w_i[x] A_i[x]; envs[i] after site i-1."""
+        N = self.n_sites
+        ones = np.ones((1, self.d))
+        envs = [None] * (N + 1)
+        logs = [None] * (N + 1)
+        l = np.ones((1, 1))
+        acc = np.zeros(1)
+        envs[0], logs[0] = l, acc
+        for i in range(N):
+            w = ones if tilts is None else tilts[:, i]
+            l, ls = normalise_rows(self._transfer_left(i, l, w))
+            acc = acc + ls
+            envs[i + 1], logs[i + 1] = l, acc
+        return envs, logs
+
+    def _contract(self, tilts=None) -> tuple[np.ndarray, np.ndarray]:
+        """sum_x P(x) prod_i w_i[x_i] for a batch of tilts, as (sign, log|value|), each (n,)."""
+        N = self.n_sites
+        ones = np.ones((1, self.d))
+        r = np.ones((1, 1))
+        acc = np.zeros(1)
+        for i in range(N - 1, -1, -1):
+            w = ones if tilts is None else tilts[:, i]
+            r, ls = normalise_rows(self._transfer_right(i, r, w))
+            acc = acc + ls
+        return np.sign(r[:, 0]), acc
+
+    # ---- public interface ---------------------------------------------------------------
+    def log_norm(self) -> float:
+        """log Z with Z = sum_x P(x)."""
+        if getattr(self, "_log_norm_cache", None) is None:
+            sign, logz = self._contract()
+            if not sign[0] > 0:
+                raise ValueError("the MPS has a non-positive total weight Z; it is not a distribution")
+            self._log_norm_cache = float(logz[0])
+        return self._log_norm_cache
+
+    def log_contract(self, tilts) -> np.ndarray:
+        """log sum_x P(x) prod_i w_i[x_i] (unnormalised) for non-negative tilts (N, d) or (n, N, d)."""
+        w = as_tilts(tilts, self.n_sites, self.d)
+        if np.any(w < 0):
+            raise ValueError("tilts must be non-negative for a log contraction; use expect_product")
+        sign, logv = self._contract(w)
+        return np.where(sign > 0, logv, -np.inf)
+
+    def log_prob(self, X) -> np.ndarray:
+        """Normalised log P(x) for a batch X of shape (n, N); -inf where P(x) = 0."""
+        X = as_configs(X, self.n_sites, self.d)
+        if X.shape[0] == 0:
+            return np.zeros(0)
+        tilts = np.zeros((X.shape[0], self.n_sites, self.d))
+        np.put_along_axis(tilts, X[:, :, None], 1.0, axis=2)
+        sign, logv = self._contract(tilts)
+        return np.where(sign > 0, logv - self.log_norm(), -np.inf)
+
+    def prob(self, X) -> np.ndarray:
+        """Normalised P(x) for a batch X."""
+        return np.exp(self.log_prob(X))
+
+    def marginals(self) -> np.ndarray:
+        """Single-site marginals P(x_i = a), shape (N, d)."""
+        L, _ = self._left_envs()
+        R, _ = self._right_envs()
+        out = np.stack([self._site_values(i, L[i], R[i + 1])[0] for i in range(self.n_sites)])
+        out = np.clip(out, 0.0, None)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def two_site_marginal(self, i: int, j: int) -> np.ndarray:
+        """Joint marginal P(x_i = a, x_j = b), shape (d, d), for sites i != j."""
+        N, d = self.n_sites, self.d
+        for name, v in (("i", i), ("j", j)):
+            if not 0 <= int(v) < N:
+                raise ValueError(f"{name} must be a site index in 0..{N - 1}; got {v}")
+        if i == j:
+            raise ValueError(f"i and j must differ; got i = j = {i}")
+        if i > j:
+            return self.two_site_marginal(j, i).T
+        L, _ = self._left_envs()
+        R, _ = self._right_envs()
+        l, acc = normalise_rows(self._transfer_left(i, np.repeat(L[i], d, axis=0), np.eye(d)))
+        ones = np.ones((1, d))
+        for k in range(i + 1, j):
+            l, ls = normalise_rows(self._transfer_left(k, l, ones))
+            acc = acc + ls
+        vals = self._site_values(j, l, R[j + 1])
+        finite = np.isfinite(acc)
+        scale = np.where(finite, np.exp(acc - acc[finite].max()), 0.0)
+        joint = np.clip(vals * scale[:, None], 0.0, None)
+        return joint / joint.sum()
+
+    def expect_product(self, functions) -> float:
+        """<prod_i f_i(x_i)> for real per-site functions, given as an (N, d) array of values.
+
+        Sites that should not contribute take f_i = 1. A dict {site: values} is accepted too.
+        """
+        N, d = self.n_sites, self.d
+        if isinstance(functions, dict):
+            f = np.ones((N, d))
+            for site, vals in functions.items():
+                if not 0 <= int(site) < N:
+                    raise ValueError(f"functions has site {site} outside 0..{N - 1}")
+                f[int(site)] = vals
+        else:
+            f = functions
+        w = as_tilts(f, N, d, name="functions")
+        sign, logv = self._contract(w)
+        return float(sign[0] * np.exp(logv[0] - self.log_norm()))
+
+    def expect_site(self, values) -> np.ndarray:
+        """<f(x_i)> at every site for one function f given by its d values."""
+        values = np.asarray(values, dtype=float)
+        if values.shape != (self.d,):
+            raise ValueError(f"values must have shape ({self.d},); got {values.shape}")
+        return self.marginals() @ values
+
+    def ratios(self, X) -> np.ndarray:
+        """All single-site ratios P(x with x_i <- b) / P(x), shape (n, N, d), in one pair of sweeps.
+
+        Needs P(x) > 0; raises ValueError naming the rows where P(x) = 0.
+        """
+        X = as_configs(X, self.n_sites, self.d)
+        n, N, d = X.shape[0], self.n_sites, self.d
+        onehot = np.zeros((n, N, d))
+        np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
+        L, Llog = self._left_envs(onehot)
+        R, Rlog = self._right_envs(onehot)
+        total = Llog[N] + np.log(np.abs(L[N][:, 0]))
+        bad = ~np.isfinite(total)
+        if np.any(bad):
+            raise ValueError(f"X rows {np.flatnonzero(bad)[:10].tolist()} have probability zero; ratios undefined")
+        out = np.empty((n, N, d))
+        for i in range(N):
+            vals = self._site_values(i, L[i], R[i + 1])
+            scale = np.exp(Llog[i] + Rlog[i + 1] - total)
+            out[:, i] = vals * scale[:, None] * np.sign(L[N][:, 0])[:, None]
+        return out
+
+    def sample(self, n: int, seed=None, tilts=None, batch_size: int | None = None, progress: bool = False):
+        """Exact independent samples and their exact log-probabilities.
+
+        Without tilts: X ~ P / Z. With tilts w (N, d) shared or (n, N, d) one row per sample:
+        X ~ P(x) prod_i w_i[x_i] / normaliser, and the log-probability is under that law.
+        Returns (X, logp) with X int64 (n, N). The result depends only on the seed, not on
+        batch_size (each sample consumes N uniforms in order).
+        """
+        n = check_positive_int(n, "n")
+        rng = as_generator(seed)
+        N, d = self.n_sites, self.d
+        model = self
+        per_sample = None
+        if tilts is not None:
+            w = as_tilts(tilts, N, d)
+            if np.any(w < 0):
+                raise ValueError("tilts must be non-negative")
+            if w.shape[0] == 1:
+                model = self.tilt(w[0])
+            elif w.shape[0] == n:
+                per_sample = w
+            else:
+                raise ValueError(f"tilts must have 1 or n = {n} rows; got {w.shape[0]}")
+        bs = batch_size or model._default_batch(per_sample is not None)
+        X = np.empty((n, N), dtype=np.int64)
+        logp = np.empty(n)
+        starts = range(0, n, bs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, total=-(-n // bs) if n else 0, desc="sampling", unit="batch")
+        for a in starts:
+            b = min(a + bs, n)
+            u = rng.random((b - a, N))
+            w = None if per_sample is None else per_sample[a:b]
+            X[a:b], logp[a:b] = model._sample_chunk(u, w)
+        return X, logp
+
+    def _default_batch(self, per_sample: bool) -> int:
+        chi_sum = sum(self.bond_dims)
+        budget = 2**25 if per_sample else 2**27  # floats held at once
+        return int(max(1, min(16384, budget // (chi_sum * (self.d + 1)))))
+
+    # ---- dense forms --------------------------------------------------------------------
+    def to_dense(self, max_states: int = 2**22) -> np.ndarray:
+        """Normalised probability vector of length d**N (site 0 most significant); small N only."""
+        N, d = self.n_sites, self.d
+        if d**N > max_states:
+            raise ValueError(f"to_dense needs d**N <= {max_states}; got d**N = {d}**{N}")
+        v = np.ones((1, 1))
+        for A in self.dense_cores():
+            v = np.einsum("pa,axb->pxb", v, A).reshape(-1, A.shape[2])
+        p = v[:, 0]
+        return p / p.sum()
+
+    def to_quimb(self):
+        """quimb MatrixProductState with the same cores (1-norm weights, not amplitudes)."""
+        import quimb.tensor as qtn
+
+        cores = self.dense_cores()
+        if len(cores) == 1:
+            raise ValueError("quimb needs at least 2 sites")
+        arrays = []
+        for i, A in enumerate(cores):
+            B = A.transpose(0, 2, 1)  # (l, r, p)
+            if i == 0:
+                B = B[0]
+            elif i == len(cores) - 1:
+                B = B[:, 0]
+            arrays.append(B)
+        return qtn.MatrixProductState(arrays, shape="lrp")
+
+    def check_nonnegative(self, atol: float = 0.0) -> None:
+        """Raise ValueError if a core has an entry below -atol."""
+        for i, A in enumerate(self.dense_cores()):
+            if A.min() < -atol:
+                raise ValueError(f"core {i} has a negative entry ({A.min():.3g}); a probability MPS needs non-negative weights")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_sites={self.n_sites}, d={self.d}, max_bond={max(self.bond_dims)})"

@@ -1,0 +1,183 @@
+"""Sparse (automaton) probability MPS: at most k non-zeros per (left state, symbol) core row.
+
+Core i maps (left state a, symbol y) to k entries (next state b, weight w):
+A_i[y][a, b] = sum_j W[a, y, j] [nxt[a, y, j] == b]. With k = 1 this is a weighted deterministic
+automaton (the exact Fredkin and Ising-cylinder MPS): a sample costs O(N d) after one O(N chi d)
+environment sweep, whatever the bond dimension. Noising a k = 1 automaton gives k = d (each noisy
+symbol y may come from any clean symbol x); sampling then follows the latent path exactly and the
+log-probability of the visible configuration is one extra contraction.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _sparse_kernels as kern
+from .base import MPSBase
+
+
+class SparseMPS(MPSBase):
+    """Probability MPS with sparse automaton cores (see module docstring).
+
+    next_states: list of N int arrays (chi_{i-1}, d) or (chi_{i-1}, d, k) of next states.
+    weights:     list of N non-negative float arrays of the same shapes (0 marks a missing entry).
+    The right bond of site i is the left bond of site i + 1 (the last is 1).
+    """
+
+    def __init__(self, next_states, weights):
+        if len(next_states) != len(weights) or len(weights) == 0:
+            raise ValueError("next_states and weights must be non-empty lists of equal length")
+        nxt_list, W_list = [], []
+        for i, (nx, W) in enumerate(zip(next_states, weights)):
+            nx = np.asarray(nx)
+            W = np.asarray(W, dtype=float)
+            if W.ndim == 2:
+                W, nx = W[:, :, None], nx[:, :, None]
+            if W.ndim != 3 or nx.shape != W.shape:
+                raise ValueError(
+                    f"next_states[{i}] and weights[{i}] must have equal shapes (chi_left, d[, k]); got {nx.shape} and {W.shape}"
+                )
+            if not np.all(np.isfinite(W)) or np.any(W < 0):
+                raise ValueError(f"weights[{i}] must be finite and non-negative")
+            nxt_list.append(nx.astype(np.int64))
+            W_list.append(W)
+        N = len(W_list)
+        d = W_list[0].shape[1]
+        k = max(W.shape[2] for W in W_list)
+        chis = [W.shape[0] for W in W_list] + [1]
+        if chis[0] != 1:
+            raise ValueError(f"weights[0] must have one left state; got {chis[0]}")
+        for i in range(N):
+            if W_list[i].shape[1] != d:
+                raise ValueError(f"weights[{i}] has {W_list[i].shape[1]} symbols; expected d = {d}")
+            if W_list[i].shape[2] < k:  # pad to a common k
+                pad = k - W_list[i].shape[2]
+                W_list[i] = np.concatenate([W_list[i], np.zeros(W_list[i].shape[:2] + (pad,))], axis=2)
+                nxt_list[i] = np.concatenate([nxt_list[i], np.zeros(nxt_list[i].shape[:2] + (pad,), np.int64)], axis=2)
+            nx = np.where(W_list[i] > 0, nxt_list[i], 0)
+            if nx.size and (nx.min() < 0 or nx.max() >= chis[i + 1]):
+                raise ValueError(f"next_states[{i}] must lie in 0..{chis[i + 1] - 1} where the weight is non-zero")
+            nxt_list[i] = np.ascontiguousarray(nx)
+            W_list[i] = np.ascontiguousarray(W_list[i])
+        self.next_states = nxt_list
+        self.weights = W_list
+        self.n_sites, self.d, self.k = N, d, k
+        self._chis = tuple(chis)
+        self._log_norm_cache = None
+        self._shared_right = None
+        self._flat = None
+
+    # ---- storage primitives ---------------------------------------------------------------
+    @property
+    def bond_dims(self):
+        return self._chis
+
+    @property
+    def is_automaton(self) -> bool:
+        """True when every (state, symbol) row has at most one entry (k = 1)."""
+        return self.k == 1
+
+    def dense_cores(self):
+        cores = []
+        for i, (nx, W) in enumerate(zip(self.next_states, self.weights)):
+            cl, d, k = W.shape
+            A = np.zeros((cl, d, self._chis[i + 1]))
+            a_idx = np.repeat(np.arange(cl), d * k)
+            y_idx = np.tile(np.repeat(np.arange(d), k), cl)
+            np.add.at(A, (a_idx, y_idx, nx.ravel()), W.ravel())
+            cores.append(A)
+        return cores
+
+    def to_dense_mps(self):
+        """The same distribution with dense cores (a ProbMPS); only for moderate bond dimension."""
+        from .dense import ProbMPS
+
+        return ProbMPS(self.dense_cores())
+
+    def tilt(self, weights):
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (self.n_sites, self.d):
+            raise ValueError(f"weights must have shape ({self.n_sites}, {self.d}); got {w.shape}")
+        return SparseMPS(self.next_states, [W * w[i][None, :, None] for i, W in enumerate(self.weights)])
+
+    def emit(self, K) -> "SparseMPS":
+        """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K of shape (d_out, d), non-negative).
+
+        Each entry (a, x, j) becomes d_out entries (a, y, (x, j)) with weight K[y, x] W[a, x, j].
+        """
+        K = np.asarray(K, dtype=float)
+        if K.ndim != 2 or K.shape[1] != self.d or np.any(K < 0):
+            raise ValueError(f"K must be a non-negative matrix of shape (d_out, {self.d}); got {K.shape}")
+        d_out = K.shape[0]
+        nxts, Ws = [], []
+        for nx, W in zip(self.next_states, self.weights):
+            cl, d, k = W.shape
+            newW = (K[None, :, :, None] * W[:, None, :, :]).reshape(cl, d_out, d * k)
+            newN = np.broadcast_to(nx[:, None, :, :], (cl, d_out, d, k)).reshape(cl, d_out, d * k)
+            nxts.append(newN)
+            Ws.append(newW)
+        return SparseMPS(*_drop_empty_entries(nxts, Ws))
+
+    def _transfer_right(self, i, r, w):
+        n = max(r.shape[0], w.shape[0])
+        out = np.empty((n, self._chis[i]))
+        kern.transfer_right(self.next_states[i], self.weights[i], np.ascontiguousarray(r), np.ascontiguousarray(w), out)
+        return out
+
+    def _transfer_left(self, i, l, w):
+        n = max(l.shape[0], w.shape[0])
+        out = np.empty((n, self._chis[i + 1]))
+        kern.transfer_left(self.next_states[i], self.weights[i], np.ascontiguousarray(l), np.ascontiguousarray(w), out)
+        return out
+
+    def _site_values(self, i, l, r):
+        n = max(l.shape[0], r.shape[0])
+        out = np.empty((n, self.d))
+        kern.site_values(self.next_states[i], self.weights[i], np.ascontiguousarray(l), np.ascontiguousarray(r), out)
+        return out
+
+    def _flat_cores(self):
+        if self._flat is None:
+            sizes = [W.size for W in self.weights]
+            core_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            env_off = np.concatenate([[0], np.cumsum(self._chis)]).astype(np.int64)
+            nxt = np.concatenate([nx.ravel() for nx in self.next_states])
+            W = np.concatenate([W.ravel() for W in self.weights])
+            self._flat = (nxt, W, core_off, env_off)
+        return self._flat
+
+    def _sample_chunk(self, u, tilts):
+        nxt, W, core_off, env_off = self._flat_cores()
+        if tilts is None:
+            if self._shared_right is None:
+                self._shared_right = np.concatenate([r[0] for r in self._right_envs()[0]])[None]
+            R = self._shared_right
+            w = np.ones((1, self.n_sites, self.d))
+        else:
+            envs = self._right_envs(tilts)[0]
+            R = np.concatenate([np.broadcast_to(r, (u.shape[0], r.shape[1])) for r in envs], axis=1)
+            w = np.ascontiguousarray(tilts)
+        n = u.shape[0]
+        X = np.empty((n, self.n_sites), dtype=np.int64)
+        logp = np.empty(n)
+        kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp)
+        if np.any(np.isnan(logp)):
+            raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
+        if self.k > 1:  # the latent path's probability is not that of X: contract
+            wt = np.ones((1, self.n_sites, self.d)) if tilts is None else tilts
+            onehot = np.zeros((n, self.n_sites, self.d))
+            np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
+            sign, lx = self._contract(wt * onehot)
+            _, lz = self._contract(wt)
+            logp = lx - lz
+        return X, logp
+
+
+def _drop_empty_entries(nxts, Ws):
+    """Move non-zero entries first in each row and cut k to the largest row count."""
+    k = max(1, max(int((W > 0).sum(axis=2).max()) for W in Ws))
+    out_n, out_W = [], []
+    for nx, W in zip(nxts, Ws):
+        order = np.argsort(W <= 0, axis=2, kind="stable")[:, :, :k]
+        out_W.append(np.take_along_axis(W, order, axis=2))
+        out_n.append(np.take_along_axis(nx, order, axis=2))
+    return out_n, out_W

@@ -1,0 +1,265 @@
+"""Single-site Markov-jump noise: rate matrices, rate schedules and product propagators.
+
+Convention: Q[y, x] is the rate of the jump x -> y (off-diagonal >= 0, columns sum to zero).
+With a schedule beta(t) and sigma(t) = int_0^t beta, the propagator from time s to t is
+K_{t|s} = exp((sigma(t) - sigma(s)) Q), K[y, x] = P(x_t = y | x_s = x), the same on every site:
+the whole-chain propagator is the bond-dimension-1 MPO (x)_i K_{t|s}.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ._checks import as_configs, check_time
+from .rng import as_generator
+
+# ---- schedules ------------------------------------------------------------------------------
+
+
+class Schedule:
+    """A rate schedule beta(t) >= 0 with its integral sigma(t) = int_0^t beta(u) du."""
+
+    def beta(self, t):
+        raise NotImplementedError
+
+    def sigma(self, t):
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        return {"kind": type(self).__name__.lower(), **vars(self)}
+
+
+class Constant(Schedule):
+    """beta(t) = 1, sigma(t) = t (the rate lives in Q)."""
+
+    def beta(self, t):
+        return np.ones_like(np.asarray(t, dtype=float))
+
+    def sigma(self, t):
+        return np.asarray(t, dtype=float)
+
+
+class Linear(Schedule):
+    """beta(t) = beta_min + (beta_max - beta_min) t / horizon; sigma = beta_min t + (beta_max - beta_min) t^2 / (2 horizon)."""
+
+    def __init__(self, beta_min: float = 0.1, beta_max: float = 2.0, horizon: float = 1.0):
+        if beta_min < 0 or beta_max < 0 or horizon <= 0:
+            raise ValueError(f"Linear needs beta_min, beta_max >= 0 and horizon > 0; got {beta_min}, {beta_max}, {horizon}")
+        self.beta_min, self.beta_max, self.horizon = float(beta_min), float(beta_max), float(horizon)
+
+    def beta(self, t):
+        return self.beta_min + (self.beta_max - self.beta_min) * np.asarray(t, dtype=float) / self.horizon
+
+    def sigma(self, t):
+        t = np.asarray(t, dtype=float)
+        return self.beta_min * t + (self.beta_max - self.beta_min) * t**2 / (2 * self.horizon)
+
+
+class Geometric(Schedule):
+    """sigma(t) = sigma_min^(1-u) sigma_max^u - sigma_min with u = t / horizon (SEDD-style, shifted so sigma(0) = 0)."""
+
+    def __init__(self, sigma_min: float = 1e-3, sigma_max: float = 10.0, horizon: float = 1.0):
+        if not 0 < sigma_min < sigma_max or horizon <= 0:
+            raise ValueError(f"Geometric needs 0 < sigma_min < sigma_max and horizon > 0; got {sigma_min}, {sigma_max}, {horizon}")
+        self.sigma_min, self.sigma_max, self.horizon = float(sigma_min), float(sigma_max), float(horizon)
+
+    def sigma(self, t):
+        u = np.asarray(t, dtype=float) / self.horizon
+        return self.sigma_min ** (1 - u) * self.sigma_max**u - self.sigma_min
+
+    def beta(self, t):
+        u = np.asarray(t, dtype=float) / self.horizon
+        return self.sigma_min ** (1 - u) * self.sigma_max**u * np.log(self.sigma_max / self.sigma_min) / self.horizon
+
+
+class LogLinear(Schedule):
+    """sigma(t) = -log(1 - (1 - eps) t / horizon) (MDLM masking schedule), for t < horizon / (1 - eps)."""
+
+    def __init__(self, eps: float = 1e-3, horizon: float = 1.0):
+        if not 0 < eps < 1 or horizon <= 0:
+            raise ValueError(f"LogLinear needs 0 < eps < 1 and horizon > 0; got {eps}, {horizon}")
+        self.eps, self.horizon = float(eps), float(horizon)
+
+    def _u(self, t):
+        u = (1 - self.eps) * np.asarray(t, dtype=float) / self.horizon
+        if np.any(u >= 1):
+            raise ValueError(f"t must be below horizon / (1 - eps) = {self.horizon / (1 - self.eps):.6g} for LogLinear")
+        return u
+
+    def sigma(self, t):
+        return -np.log1p(-self._u(t))
+
+    def beta(self, t):
+        return (1 - self.eps) / self.horizon / (1 - self._u(t))
+
+
+SCHEDULES = {"constant": Constant, "linear": Linear, "geometric": Geometric, "loglinear": LogLinear}
+
+
+def make_schedule(spec) -> Schedule:
+    """A Schedule from an instance, a name, or a dict {"kind": name, **parameters}."""
+    if spec is None:
+        return Constant()
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        kind = str(spec.pop("kind", "constant")).lower()
+        if kind not in SCHEDULES:
+            raise ValueError(f"schedule kind must be one of {sorted(SCHEDULES)}; got {kind!r}")
+        return SCHEDULES[kind](**spec)
+    raise ValueError(f"schedule must be a Schedule, a name or a dict; got {type(spec).__name__}")
+
+
+# ---- noise processes ------------------------------------------------------------------------
+
+
+class Noise:
+    """Independent single-site jump process with rate matrix beta(t) Q.
+
+    Q: (d_out, d_out) generator, Q[y, x] = rate x -> y. d: number of data states (d <= d_out;
+    extra states such as the mask are reachable only by noise).
+    """
+
+    def __init__(self, Q, d: int | None = None, schedule=None):
+        Q = np.asarray(Q, dtype=float)
+        if Q.ndim != 2 or Q.shape[0] != Q.shape[1] or Q.shape[0] < 2:
+            raise ValueError(f"Q must be a square matrix of size >= 2; got shape {Q.shape}")
+        off = Q - np.diag(np.diag(Q))
+        if np.any(off < 0) or not np.all(np.isfinite(Q)):
+            raise ValueError("Q must have finite, non-negative off-diagonal rates (Q[y, x] = rate x -> y)")
+        if np.any(np.abs(Q.sum(axis=0)) > 1e-12 * max(1.0, np.abs(Q).max())):
+            raise ValueError("Q must have columns that sum to zero (Q[y, x] = rate x -> y)")
+        self.Q = Q
+        self.d_out = Q.shape[0]
+        self.d = self.d_out if d is None else int(d)
+        if not 1 <= self.d <= self.d_out:
+            raise ValueError(f"d must lie in 1..{self.d_out}; got {d}")
+        self.schedule = make_schedule(schedule)
+
+    def sigma(self, t) -> float:
+        return float(self.schedule.sigma(check_time(t)))
+
+    def beta(self, t) -> float:
+        return float(self.schedule.beta(check_time(t)))
+
+    def propagator(self, t, s: float = 0.0) -> np.ndarray:
+        """K_{t|s} = exp((sigma(t) - sigma(s)) Q), K[y, x] = P(x_t = y | x_s = x)."""
+        t, s = check_time(t, "t"), check_time(s, "s")
+        if s > t:
+            raise ValueError(f"s must not exceed t; got s = {s} > t = {t}")
+        K = scipy.linalg.expm((self.sigma(t) - self.sigma(s)) * self.Q)
+        K = np.clip(K, 0.0, None)
+        return K / K.sum(axis=0, keepdims=True)
+
+    def rates(self, t) -> np.ndarray:
+        """Instantaneous generator beta(t) Q."""
+        return self.beta(t) * self.Q
+
+    def forward(self, X, t, s: float = 0.0, seed=None) -> np.ndarray:
+        """Noise a batch of configurations at time s to time t: y_i ~ K_{t|s}[:, x_i] independently."""
+        X = np.asarray(X)
+        X = as_configs(X, X.shape[-1] if X.ndim else 0, self.d_out)
+        K = self.propagator(t, s)
+        C = np.cumsum(K, axis=0)  # C[y, x] = P(y' <= y | x)
+        u = as_generator(seed).random(X.shape)
+        cols = C[:, X]  # (d_out, n, N)
+        return np.minimum((cols[:-1] <= u[None]).sum(axis=0), self.d_out - 1).astype(np.int64)
+
+    def stationary(self) -> np.ndarray:
+        """Stationary law of Q (null vector, normalised)."""
+        w, v = np.linalg.eig(self.Q)
+        p = np.abs(np.real(v[:, np.argmin(np.abs(w))]))
+        return p / p.sum()
+
+    def mpo(self, n_sites: int, t, s: float = 0.0):
+        """The propagator (x)_i K_{t|s} as a quimb MatrixProductOperator (upper index y, lower x)."""
+        import quimb.tensor as qtn
+
+        if n_sites < 2:
+            raise ValueError(f"n_sites must be >= 2 for an MPO; got {n_sites}")
+        K = self.propagator(t, s)
+        mid = K[None, None]  # (l, r, u, d)
+        arrays = [K[None]] + [mid] * (n_sites - 2) + [K[None]]
+        return qtn.MatrixProductOperator(arrays, shape="lrud")
+
+    def to_dict(self) -> dict:
+        return {"kind": "rates", "Q": self.Q.tolist(), "d": self.d, "schedule": self.schedule.to_dict()}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(d={self.d}, d_out={self.d_out})"
+
+
+class Flip(Noise):
+    """Uniform noise: jump to each of the other d - 1 states at rate rate / (d - 1).
+
+    d = 2: K_t = [[1-p, p], [p, 1-p]] with p = (1 - exp(-2 rate sigma(t))) / 2.
+    """
+
+    def __init__(self, rate: float = 1.0, d: int = 2, schedule=None):
+        if not rate > 0 or int(d) < 2:
+            raise ValueError(f"Flip needs rate > 0 and d >= 2; got rate = {rate}, d = {d}")
+        d = int(d)
+        Q = (np.ones((d, d)) - d * np.eye(d)) * rate / (d - 1)
+        super().__init__(Q, d, schedule)
+        self.rate = float(rate)
+
+    def to_dict(self):
+        return {"kind": "flip", "rate": self.rate, "d": self.d, "schedule": self.schedule.to_dict()}
+
+
+class Mask(Noise):
+    """Absorbing noise: each data state 0..d-1 jumps to the mask state d at rate `rate` and stays."""
+
+    def __init__(self, rate: float = 1.0, d: int = 2, schedule=None):
+        if not rate > 0 or int(d) < 1:
+            raise ValueError(f"Mask needs rate > 0 and d >= 1; got rate = {rate}, d = {d}")
+        d = int(d)
+        Q = np.zeros((d + 1, d + 1))
+        Q[d, :d] = rate
+        Q[np.arange(d), np.arange(d)] = -rate
+        super().__init__(Q, d, schedule)
+        self.rate = float(rate)
+
+    @property
+    def mask_state(self) -> int:
+        return self.d
+
+    def to_dict(self):
+        return {"kind": "mask", "rate": self.rate, "d": self.d, "schedule": self.schedule.to_dict()}
+
+
+class BiasedFlip(Noise):
+    """Two-state noise with rates up (0 -> 1) and down (1 -> 0)."""
+
+    def __init__(self, up: float = 1.0, down: float = 1.0, schedule=None):
+        if up < 0 or down < 0 or up + down <= 0:
+            raise ValueError(f"BiasedFlip needs up, down >= 0, not both 0; got {up}, {down}")
+        super().__init__([[-up, down], [up, -down]], 2, schedule)
+        self.up, self.down = float(up), float(down)
+
+    def to_dict(self):
+        return {"kind": "biased_flip", "up": self.up, "down": self.down, "schedule": self.schedule.to_dict()}
+
+
+def make_noise(spec, d: int = 2) -> Noise:
+    """A Noise from an instance or a dict such as {"kind": "flip", "rate": 1.0, "schedule": "linear"}."""
+    if isinstance(spec, Noise):
+        return spec
+    if isinstance(spec, str):
+        spec = {"kind": spec}
+    if not isinstance(spec, dict):
+        raise ValueError(f"noise must be a Noise or a dict with a 'kind'; got {type(spec).__name__}")
+    spec = dict(spec)
+    kind = str(spec.pop("kind", "flip")).lower()
+    if kind == "flip":
+        return Flip(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec)
+    if kind == "mask":
+        return Mask(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec)
+    if kind == "biased_flip":
+        return BiasedFlip(**spec)
+    if kind == "rates":
+        return Noise(spec.pop("Q"), spec.pop("d", None), spec.pop("schedule", None), **spec)
+    raise ValueError(f"noise kind must be one of flip, mask, biased_flip, rates; got {kind!r}")

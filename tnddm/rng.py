@@ -1,0 +1,23 @@
+"""Seeds: every sampling function accepts an int, a SeedSequence or a Generator."""
+from __future__ import annotations
+
+import numpy as np
+
+SeedLike = "int | np.random.SeedSequence | np.random.Generator | None"
+
+
+def as_generator(seed=None) -> np.random.Generator:
+    """Return a numpy Generator: the same seed always gives the same stream."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    raise ValueError(f"seed must be an int, a numpy SeedSequence or Generator, or None; got {type(seed).__name__}")
+
+
+def spawn_seeds(seed, n: int) -> list[np.random.SeedSequence]:
+    """Independent child seeds for parallel tasks (SeedSequence.spawn)."""
+    if isinstance(seed, np.random.Generator):
+        return seed.bit_generator.seed_seq.spawn(n)
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return ss.spawn(n)
