@@ -113,6 +113,28 @@ class Diffusion:
             logp = logp + lp
         return paths, logp
 
+    def generate(self, n: int, T: float, steps: int = 1, seed=None, progress: bool = False):
+        """Generative diffusion: x_T ~ P_T exactly, then `steps` exact denoising steps on a uniform grid to 0.
+
+        The returned samples are exact samples of P_0 (whatever T and steps); returns
+        (X_0, log P_0(X_0)).
+        """
+        T = check_time(T, "T")
+        if int(steps) != steps or steps < 1:
+            raise ValueError(f"steps must be a positive integer; got {steps!r}")
+        rng = as_generator(seed)
+        x, _ = self.marginal(T).sample(n, seed=rng, progress=progress)
+        if T > 0:
+            times = np.linspace(T, 0.0, int(steps) + 1)
+            grid = zip(times[:-1], times[1:])
+            if progress:
+                from tqdm.auto import tqdm
+
+                grid = tqdm(list(grid), desc="denoising", unit="step")
+            for t_from, t_to in grid:
+                x, _ = self.denoise(x, t_from, t_to, seed=rng)
+        return x, self.model.log_prob(x)
+
     def log_path_prob(self, paths, times) -> np.ndarray:
         """Exact log-probability of reverse paths (n, len(times), N) under the true process."""
         times = self._check_grid(times)

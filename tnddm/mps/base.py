@@ -221,7 +221,8 @@ class MPSBase:
         np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
         L, Llog = self._left_envs(onehot)
         R, Rlog = self._right_envs(onehot)
-        total = Llog[N] + np.log(np.abs(L[N][:, 0]))
+        with np.errstate(divide="ignore"):
+            total = Llog[N] + np.log(np.abs(L[N][:, 0]))
         bad = ~np.isfinite(total)
         if np.any(bad):
             raise ValueError(f"X rows {np.flatnonzero(bad)[:10].tolist()} have probability zero; ratios undefined")

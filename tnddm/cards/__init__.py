@@ -1,0 +1,1 @@
+"""Built-in model cards shipped with the package."""

@@ -1,0 +1,47 @@
+"""The `tnddm` command: one click group, one module per subcommand (tnddm/cli/<name>.py)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from .. import __version__
+
+SUBCOMMANDS = ("sample", "info", "mcmc", "train", "validate", "bench")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tnddm")
+def cli():
+    """tnddm: exact discrete diffusion on lattices with tensor networks.
+
+    Every command takes a model card (TOML; see models/ and `tnddm info`); without one it uses
+    the built-in default card (Ising 8 x 16 cylinder at beta_c). Exit codes: 0 success,
+    2 bad input (unknown option, malformed card, invalid parameter), 1 unexpected failure.
+    """
+
+
+for _name in SUBCOMMANDS:
+    try:
+        _mod = importlib.import_module(f".{_name}", __name__)
+    except ModuleNotFoundError as exc:  # a subcommand not shipped in this build
+        if exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    cli.add_command(_mod.command, name=_name)
+
+
+def main(argv=None):
+    """Entry point: bad input (ValueError) becomes a one-line message and exit code 2."""
+    try:
+        return cli.main(args=argv, prog_name="tnddm", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,5 @@
+"""Model cards (TOML), sample files (.npz / HDF5) and atomic file writes."""
+from .cards import CARD_TABLES, default_card, load_card, parse_override
+from .files import atomic_write, load_samples, save_samples
+
+__all__ = ["CARD_TABLES", "default_card", "load_card", "parse_override", "atomic_write", "save_samples", "load_samples"]
