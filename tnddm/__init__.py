@@ -4,9 +4,15 @@ Distributions are probability MPS (ProbMPS dense, SparseMPS automaton cores), no
 product MPO of single-site Markov-jump propagators, and Diffusion gives the exact forward
 marginals, Bayes denoising, exact reverse paths and discrete scores.
 """
-from . import noise
-from .diffusion import Diffusion
-from .mps import MPSBase, ProbMPS, SparseMPS
+import os
+
+# numba's OpenMP threads and OpenBLAS's threads alternate on every site of a sampling sweep;
+# with the default active wait policy each side spins while the other works (25x slower).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import noise  # noqa: E402
+from .diffusion import Diffusion  # noqa: E402
+from .mps import MPSBase, ProbMPS, SparseMPS  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["ProbMPS", "SparseMPS", "MPSBase", "Diffusion", "noise", "__version__"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dense_kernels import right_sweep_dense, sample_dense
 from .base import MPSBase
 
 
@@ -43,6 +44,8 @@ class ProbMPS(MPSBase):
             self.check_nonnegative()
         self._log_norm_cache = None
         self._shared_right = None
+        self._flat = None
+        self._flat_right = None
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -142,43 +145,67 @@ class ProbMPS(MPSBase):
         V = (l @ A.reshape(cl, d * cr)).reshape(l.shape[0], d, cr)
         return (V * r[:, None, :]).sum(axis=2)
 
-    def _sample_chunk(self, u, tilts):
-        """Inverse-CDF sampling site by site: one (n, chi) x (chi, d chi) GEMM per site.
+    def _padded_cores(self):
+        """AT[i, x, c, a] = A_i[a, x, c], zero-padded to the largest bond (sampling kernel layout)."""
+        if self._flat is None:
+            chi = max(self.bond_dims)
+            AT = np.zeros((self.n_sites, self.d, chi, chi))
+            for i, A in enumerate(self.cores):
+                AT[i, :, : A.shape[2], : A.shape[0]] = A.transpose(1, 2, 0)
+            self._flat = AT
+        return self._flat
 
-        l_i = l_{i-1} A_i[x_i] / (l_{i-1} A_i[x_i] r_{i+1}), p(x_i | x_<i) ∝ w_i[x_i] l_{i-1} A_i[x_i] r_{i+1}.
+    def _padded_envs(self, envs, n):
+        chi = max(self.bond_dims)
+        R = np.zeros((n, self.n_sites + 1, chi))
+        for i, r in enumerate(envs):
+            R[:, i, : r.shape[1]] = r
+        return R
+
+    def _padded_right_cores(self):
+        """A2[i, x, a, c] = A_i[a, x, c], zero-padded (layout of the right-sweep kernel)."""
+        if self._flat_right is None:
+            chi = max(self.bond_dims)
+            A2 = np.zeros((self.n_sites, self.d, chi, chi))
+            for i, A in enumerate(self.cores):
+                A2[i, :, : A.shape[0], : A.shape[2]] = A.transpose(1, 0, 2)
+            self._flat_right = A2
+        return self._flat_right
+
+    def _contract(self, tilts=None):
+        """Batched contraction with per-sample tilts in one numba pass (see right_sweep_dense)."""
+        if tilts is None or tilts.shape[0] < 4:
+            return super()._contract(tilts)
+        n = tilts.shape[0]
+        sign, logv = np.empty(n), np.empty(n)
+        right_sweep_dense(self._padded_right_cores(), np.ascontiguousarray(tilts), np.zeros((1, 1, 1)), sign, logv)
+        return sign, logv
+
+    def _sample_chunk(self, u, tilts):
+        """Exact autoregressive sampling of a chunk with the numba kernel tnddm.mps._dense_kernels.
+
+        p(x_i | x_<i) ∝ w_i[x_i] l_{i-1} A_i[x_i] r_{i+1};  l_i = l_{i-1} A_i[x_i] / (l_{i-1} A_i[x_i] r_{i+1}).
         """
         n, N = u.shape
+        AT = self._padded_cores()
         if tilts is None:
             if self._shared_right is None:
-                self._shared_right = [r[0] for r in self._right_envs()[0]]
-            R = self._shared_right
+                r = self._padded_envs(self._right_envs()[0], 1)[0]  # (N + 1, chi)
+                self._shared_right = np.einsum("ixca,ic->ixa", AT, r[1:])  # B[i, x, a] = (A_i[x] r_{i+1})[a]
+            B = self._shared_right
+            R = np.zeros((1, 1, 1))
+            w = np.ones((1, N, self.d))
         else:
-            R = self._right_envs(tilts)[0]
-        X = np.empty((n, N), dtype=np.int64)
-        logp = np.zeros(n)
-        rows = np.arange(n)
-        l = np.ones((n, 1), dtype=self.cores[0].dtype)
-        for i, A in enumerate(self.cores):
-            cl, d, cr = A.shape
-            V = (l @ A.reshape(cl, d * cr)).reshape(n, d, cr)
-            q = V @ R[i + 1] if tilts is None else (V * R[i + 1][:, None, :]).sum(axis=2) * tilts[:, i]
-            x, logc, qx = _draw(q, u[:, i], self.signed, i)
-            X[:, i] = x
-            logp += logc
-            l = V[rows, x] / qx[:, None]
-        return X, logp
-
-
-def _draw(q, u, signed, site):
-    """Pick x with probability q[x] / sum(q) by inverse CDF; return (x, log p(x), q[x])."""
-    if signed:
-        if np.any(q < -1e-9 * np.abs(q).sum(axis=1, keepdims=True)):
-            raise ValueError(f"the MPS gives a negative conditional probability at site {site}; it is not a distribution")
-        q = np.clip(q, 0.0, None)
-    c = np.cumsum(q, axis=1)
-    tot = c[:, -1]
-    if np.any(~(tot > 0)):
-        raise ValueError(f"zero total weight at site {site}: the (tilted) distribution is not normalisable")
-    x = (c[:, :-1] <= (u * tot)[:, None]).sum(axis=1)
-    qx = q[np.arange(q.shape[0]), x]
-    return x, np.log(qx / tot), qx
+            B = np.zeros((1, 1, 1))
+            w = np.ascontiguousarray(tilts)
+            if n == 1:  # >= 2 rows selects the kernel's per-sample path
+                w, u = np.repeat(w, 2, axis=0), np.repeat(u, 2, axis=0)
+            m = w.shape[0]
+            R = np.empty((m, N + 1, AT.shape[2]))
+            right_sweep_dense(self._padded_right_cores(), w, R, np.empty(m), np.empty(m))
+        X = np.empty(u.shape, dtype=np.int64)
+        logp = np.empty(u.shape[0])
+        bad = sample_dense(AT, B, R, w, np.ascontiguousarray(u), self.signed, X, logp)
+        if bad:
+            raise ValueError(f"{bad} samples met a negative or zero conditional weight; the (tilted) MPS is not a distribution")
+        return X[:n], logp[:n]

@@ -1,0 +1,1 @@
+"""Side-by-side performance comparisons (never part of the test suite): `python -m benchmarks`."""
