@@ -156,3 +156,15 @@ def test_bad_configurations_are_clear_errors():
         P.sample(2, seed="abc")
     with pytest.raises(ValueError, match="i and j must differ"):
         P.two_site_marginal(1, 1)
+
+
+def test_tilted_marginals_match_enumeration(model):
+    P, X, w = model
+    rng = np.random.default_rng(1)
+    tilts = rng.random((3, P.n_sites, P.d))
+    M = P.marginals(tilts)
+    for k in range(3):
+        pk = w * np.prod(tilts[k][np.arange(P.n_sites), X], axis=1)
+        pk = pk / pk.sum()
+        for i in range(P.n_sites):
+            np.testing.assert_allclose(M[k, i], [pk[X[:, i] == a].sum() for a in range(P.d)], atol=1e-13)

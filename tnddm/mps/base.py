@@ -154,13 +154,21 @@ class MPSBase:
         """Normalised P(x) for a batch X."""
         return np.exp(self.log_prob(X))
 
-    def marginals(self) -> np.ndarray:
-        """Single-site marginals P(x_i = a), shape (N, d)."""
-        L, _ = self._left_envs()
-        R, _ = self._right_envs()
-        out = np.stack([self._site_values(i, L[i], R[i + 1])[0] for i in range(self.n_sites)])
+    def marginals(self, tilts=None) -> np.ndarray:
+        """Single-site marginals P(x_i = a), shape (N, d).
+
+        With tilts (n, N, d): the marginals of each tilted law P(x) prod_i w_i[x_i] / norm,
+        shape (n, N, d), from one left and one right sweep of the whole batch.
+        """
+        w = None if tilts is None else as_tilts(tilts, self.n_sites, self.d)
+        L, _ = self._left_envs(w)
+        R, _ = self._right_envs(w)
+        out = np.stack([self._site_values(i, L[i], R[i + 1]) for i in range(self.n_sites)], axis=1)
+        if w is not None:
+            out = out * w
         out = np.clip(out, 0.0, None)
-        return out / out.sum(axis=1, keepdims=True)
+        out = out / out.sum(axis=2, keepdims=True)
+        return out[0] if tilts is None else out
 
     def two_site_marginal(self, i: int, j: int) -> np.ndarray:
         """Joint marginal P(x_i = a, x_j = b), shape (d, d), for sites i != j."""
