@@ -80,6 +80,8 @@ def site_values(nxt, W, l, r, out):
 def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp):
     """Autoregressive sampling of latent paths (state, symbol, entry) site by site.
 
+    R: normalised right environments stacked as (sum_i chi_i, n) (or (sum chi, 1) when shared).
+
     At site i in state a, entry (y, j) is chosen with probability
     w_i[y] W[a, y, j] r_{i+1}[nxt[a, y, j]] / (sum over entries); O(d k) per site and sample.
     logp receives the log-probability of the latent path (equal to log P(x) when k = 1), or
@@ -88,7 +90,7 @@ def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp
     n, N = u.shape
     for s in prange(n):
         s = np.int64(s)
-        rs = s if R.shape[0] > 1 else np.int64(0)
+        rs = s if R.shape[1] > 1 else np.int64(0)
         ts = s if tilts.shape[0] > 1 else np.int64(0)
         a = 0
         lp = 0.0
@@ -97,7 +99,7 @@ def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp
             roff = env_off[i + 1]
             tot = 0.0
             for e in range(d * k):
-                tot += W_flat[base + e] * R[rs, roff + nxt_flat[base + e]] * tilts[ts, i, e // k]
+                tot += W_flat[base + e] * R[roff + nxt_flat[base + e], rs] * tilts[ts, i, e // k]
             if not tot > 0.0:
                 lp = np.nan
                 break
@@ -106,7 +108,7 @@ def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp
             sel = -1
             qsel = 0.0
             for e in range(d * k):
-                q = W_flat[base + e] * R[rs, roff + nxt_flat[base + e]] * tilts[ts, i, e // k]
+                q = W_flat[base + e] * R[roff + nxt_flat[base + e], rs] * tilts[ts, i, e // k]
                 if q > 0.0:
                     sel = e
                     qsel = q
@@ -131,3 +133,64 @@ def warm_up() -> None:
 
 
 __all__ = ["transfer_right", "transfer_left", "site_values", "sample_paths", "numba"]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def transfer_right_block(nxt, W, r, w, out):
+    """out[a, s] = sum_{y, j} w[s, y] W[a, y, j] r[nxt[a, y, j], s] (samples innermost, contiguous).
+
+    r: (chi_{i+1}, n), w: (n, d), out: (chi_i, n). Each core entry is read once per block of samples.
+    """
+    cl, n = out.shape
+    d, k = W.shape[1], W.shape[2]
+    for a in prange(cl):
+        for s in range(n):
+            out[a, s] = 0.0
+        for y in range(d):
+            for j in range(k):
+                wt = W[a, y, j]
+                if wt == 0.0:
+                    continue
+                b = nxt[a, y, j]
+                for s in range(n):
+                    out[a, s] += wt * w[s, y] * r[b, s]
+
+
+@njit(cache=True)
+def path_log_weight(nxt_flat, W_flat, core_off, d, X, out):
+    """log of the product of weights along the deterministic path of each row of X (k = 1 automata).
+
+    a_0 = 0, a_{i+1} = nxt[a_i, x_i]; out[s] = sum_i log W[a_i, x_i] (-inf if a weight is 0).
+    """
+    n, N = X.shape
+    for s in range(n):
+        a = 0
+        acc = 0.0
+        for i in range(N):
+            e = core_off[i] + a * d + X[s, i]
+            wt = W_flat[e]
+            if wt <= 0.0:
+                acc = -np.inf
+                break
+            acc += np.log(wt)
+            a = nxt_flat[e]
+        out[s] = acc
+
+
+@njit(parallel=True, cache=True)
+def normalise_columns(r, logs):
+    """Divide each column of r (chi, n) by the sum of its absolute values; logs[s] += log(sum) (-inf if 0)."""
+    chi, n = r.shape
+    norms = np.zeros(n)
+    for a in range(chi):
+        for s in range(n):
+            norms[s] += abs(r[a, s])
+    for s in prange(n):
+        if norms[s] > 0.0:
+            logs[s] += np.log(norms[s])
+        else:
+            logs[s] = -np.inf
+            norms[s] = 1.0
+    for a in prange(chi):
+        for s in range(n):
+            r[a, s] /= norms[s]

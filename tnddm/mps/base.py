@@ -280,9 +280,10 @@ class MPSBase:
         return X, logp
 
     def _default_batch(self, per_sample: bool) -> int:
-        chi_sum = sum(self.bond_dims)
-        budget = 2**25 if per_sample else 2**27  # floats held at once
-        return int(max(1, min(16384, budget // (chi_sum * (self.d + 1)))))
+        """Samples per chunk: per-sample environments hold sum_i chi_i floats each (budget 1 GiB)."""
+        if per_sample:
+            return int(max(2, min(4096, 2**27 // sum(self.bond_dims))))
+        return 8192
 
     # ---- dense forms --------------------------------------------------------------------
     def to_dense(self, max_states: int = 2**22) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _sparse_kernels as kern
+from .._checks import as_configs
 from .base import MPSBase
 
 
@@ -142,33 +143,70 @@ class SparseMPS(MPSBase):
             env_off = np.concatenate([[0], np.cumsum(self._chis)]).astype(np.int64)
             nxt = np.concatenate([nx.ravel() for nx in self.next_states])
             W = np.concatenate([W.ravel() for W in self.weights])
-            self._flat = (nxt, W, core_off, env_off)
+            self._flat = (nxt, W, core_off, env_off, np.asarray(self._chis, dtype=np.int64))
         return self._flat
 
+    def _right_sweep_block(self, tilts, store: bool):
+        """Per-sample right environments with samples innermost (kernel transfer_right_block).
+
+        Returns (sign, log|value|) of the full contractions and, if store, the normalised
+        environments stacked as (sum_i chi_i, n) for the sampling kernel.
+        """
+        n = tilts.shape[0]
+        env_off = self._flat_cores()[3]
+        R = np.empty((int(env_off[-1]), n)) if store else None
+        r = np.ones((1, n))
+        logs = np.zeros(n)
+        if store:
+            R[env_off[self.n_sites]] = 1.0
+        for i in range(self.n_sites - 1, -1, -1):
+            out = R[env_off[i] : env_off[i + 1]] if store else np.empty((self._chis[i], n))
+            kern.transfer_right_block(self.next_states[i], self.weights[i], r, np.ascontiguousarray(tilts[:, i]), out)
+            kern.normalise_columns(out, logs)
+            r = out
+        return np.sign(r[0]), logs, R
+
+    def _contract(self, tilts=None):
+        if tilts is None or tilts.shape[0] < 4:
+            return super()._contract(tilts)
+        sign, logv, _ = self._right_sweep_block(tilts, store=False)
+        return sign, logv
+
+    def log_prob(self, X):
+        """Normalised log P(x); for automata (k = 1) one O(N) pass along each deterministic path."""
+        if self.k > 1:
+            return super().log_prob(X)
+        X = as_configs(X, self.n_sites, self.d)
+        nxt, W, core_off, _, _ = self._flat_cores()
+        out = np.empty(X.shape[0])
+        kern.path_log_weight(nxt, W, core_off, self.d, X, out)
+        return out - self.log_norm()
+
     def _sample_chunk(self, u, tilts):
-        nxt, W, core_off, env_off = self._flat_cores()
+        nxt, W, core_off, env_off, _ = self._flat_cores()
+        n = u.shape[0]
         if tilts is None:
             if self._shared_right is None:
-                self._shared_right = np.concatenate([r[0] for r in self._right_envs()[0]])[None]
+                self._shared_right = np.concatenate([r[0] for r in self._right_envs()[0]])[:, None]
             R = self._shared_right
             w = np.ones((1, self.n_sites, self.d))
         else:
-            envs = self._right_envs(tilts)[0]
-            R = np.concatenate([np.broadcast_to(r, (u.shape[0], r.shape[1])) for r in envs], axis=1)
             w = np.ascontiguousarray(tilts)
-        n = u.shape[0]
-        X = np.empty((n, self.n_sites), dtype=np.int64)
-        logp = np.empty(n)
+            if n == 1:  # >= 2 columns selects the kernel's per-sample path
+                w, u = np.repeat(w, 2, axis=0), np.repeat(u, 2, axis=0)
+            R = self._right_sweep_block(w, store=True)[2]
+        X = np.empty(u.shape, dtype=np.int64)
+        logp = np.empty(u.shape[0])
         kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp)
+        X, logp = X[:n], logp[:n]
         if np.any(np.isnan(logp)):
             raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
         if self.k > 1:  # the latent path's probability is not that of X: contract
             wt = np.ones((1, self.n_sites, self.d)) if tilts is None else tilts
             onehot = np.zeros((n, self.n_sites, self.d))
             np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
-            sign, lx = self._contract(wt * onehot)
-            _, lz = self._contract(wt)
-            logp = lx - lz
+            lx = self._contract(wt * onehot)[1]
+            logp = lx - self._contract(wt)[1]
         return X, logp
 
 
