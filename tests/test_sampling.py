@@ -70,3 +70,18 @@ def test_goodness_of_fit_flags_impossible_states_and_bad_input():
     assert chisquare_test(np.array([[1, 0]] * 10 + [[0, 0]] * 10), probs, 2)[1] == 0.0
     with pytest.raises(ValueError, match="probability vector"):
         chisquare_test(np.array([[0, 0]]), np.array([0.5, 0.6, 0, 0]), 2)
+
+
+def test_float32_mode_matches_float64_log_probs():
+    P = random_dense(64, 16, 2, seed=9)
+    P32 = P.astype(np.float32)
+    X, lp32 = P32.sample(2000, seed=4)
+    X64, lp64 = P.sample(2000, seed=4)
+    lp_ref = P.log_prob(X)
+    np.testing.assert_allclose(lp32, lp_ref, rtol=1e-5)
+    np.testing.assert_allclose(P32.log_prob(X), lp_ref, rtol=1e-5)
+    assert (X == X64).mean() > 0.99  # same uniforms: only rare near-ties may differ
+    small = random_dense(6, 3, 2, seed=1).astype(np.float32)
+    res = goodness_of_fit(lambda n, rng: small.sample(n, seed=rng), small.astype(np.float64).to_dense(), 2,
+                          n_samples=20000, n_draws=3, seed=2)
+    assert res.passed(ALPHA)

@@ -29,11 +29,12 @@ def sample_dense(AT, B, R, tilts, u, signed, X, logp):
     per_sample_r = R.shape[0] > 1
     per_sample_w = tilts.shape[0] > 1
     bad = np.zeros(n, dtype=np.int64)
+    zero = AT[0, 0, 0, 0] * 0  # matrix-vector products in the cores' precision (float32 or float64)
     for s in prange(n):
         s = np.int64(s)
         ws = s if per_sample_w else np.int64(0)
-        l = np.zeros(chi)
-        v = np.empty((d, chi))
+        l = np.zeros(chi, dtype=AT.dtype)
+        v = np.empty((d, chi), dtype=AT.dtype)
         q = np.empty(d)
         raw = np.empty(d)
         l[0] = 1.0
@@ -45,7 +46,7 @@ def sample_dense(AT, B, R, tilts, u, signed, X, logp):
                 if per_sample_r:
                     acc = 0.0
                     for c in range(chi):
-                        vc = 0.0
+                        vc = zero
                         for a in range(chi):
                             vc += l[a] * AT[i, x, c, a]
                         v[x, c] = vc
@@ -53,7 +54,7 @@ def sample_dense(AT, B, R, tilts, u, signed, X, logp):
                 else:
                     acc = 0.0
                     for a in range(chi):
-                        acc += l[a] * B[i, x, a]
+                        acc += l[a] * B[i, x, a]  # float64 accumulation of chi terms
                 raw[x] = acc
                 qx = acc * tilts[ws, i, x]
                 absum += abs(qx)
@@ -83,7 +84,7 @@ def sample_dense(AT, B, R, tilts, u, signed, X, logp):
                     l[c] = v[sel, c] * inv
             else:
                 for c in range(chi):
-                    vc = 0.0
+                    vc = zero
                     for a in range(chi):
                         vc += l[a] * AT[i, sel, c, a]
                     v[0, c] = vc * inv
@@ -109,8 +110,8 @@ def right_sweep_dense(A2, tilts, R, sign, logv):
     for s in prange(n):
         s = np.int64(s)
         ws = s if per_sample_w else np.int64(0)
-        r = np.zeros(chi)
-        nr = np.empty(chi)
+        r = np.zeros(chi, dtype=A2.dtype)
+        nr = np.empty(chi, dtype=A2.dtype)
         r[0] = 1.0
         acc_log = 0.0
         if store:
@@ -124,7 +125,7 @@ def right_sweep_dense(A2, tilts, R, sign, logv):
                 if wx == 0.0:
                     continue
                 for a in range(chi):
-                    vc = 0.0
+                    vc = A2[0, 0, 0, 0] * 0
                     for c in range(chi):
                         vc += A2[i, x, a, c] * r[c]
                     nr[a] += wx * vc
