@@ -14,7 +14,7 @@ import numpy as np
 
 import tnddm
 
-from . import engine
+from . import engine, scaling
 from .common import markdown_table, matmul_rate
 
 
@@ -31,7 +31,12 @@ def main(argv=None):
               f"{os.cpu_count()} cores; measured float64 GEMM rate {gemm / 1e9:.1f} GFlop/s")
     print(header)
     sections = {"Exact sampling (engine)": engine.run(gemm, quick=args.quick)}
-    text = [f"# tnddm benchmarks\n\n{header}\n"]
+    rows, extra = scaling.run(quick=args.quick)
+    sections["Scaling in N and chi (dense, d = 2)"] = rows
+    scaling.plot(extra["curves"], out / "scaling.png")
+    print(f"tnddm cost vs N: log-log slope {extra['cost_slope_N']:.3f} (N = 64 .. {max(extra['curves']['N'])})")
+    text = [f"# tnddm benchmarks\n\n{header}\n\ntnddm sampling cost against N: log-log slope "
+            f"{extra['cost_slope_N']:.3f}; plot: scaling.png\n"]
     for title, rows in sections.items():
         table = markdown_table(rows)
         print(f"\n## {title}\n{table}")

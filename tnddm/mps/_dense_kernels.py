@@ -18,9 +18,11 @@ from numba import njit, prange
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def sample_dense(AT, B, R, tilts, u, signed, X, logp):
+def sample_dense(AT, B, R, tilts, u, signed, X, logp, block=64):
     """Fill X (n, N) and logp (n,); R has shape (n, N + 1, chi_max) or (1, 1, 1) when B is used.
 
+    Samples are processed in blocks (one block per thread at a time) with the site loop outside
+    the sample loop, so each core is read from memory once per block and stays in cache.
     Returns the number of samples that met a negative (signed MPS) or zero conditional weight.
     """
     n, N = u.shape
@@ -30,67 +32,72 @@ def sample_dense(AT, B, R, tilts, u, signed, X, logp):
     per_sample_w = tilts.shape[0] > 1
     bad = np.zeros(n, dtype=np.int64)
     zero = AT[0, 0, 0, 0] * 0  # matrix-vector products in the cores' precision (float32 or float64)
-    for s in prange(n):
-        s = np.int64(s)
-        ws = s if per_sample_w else np.int64(0)
-        l = np.zeros(chi, dtype=AT.dtype)
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        s1 = min(n, s0 + block)
+        L = np.zeros((s1 - s0, chi), dtype=AT.dtype)
+        L[:, 0] = 1.0
         v = np.empty((d, chi), dtype=AT.dtype)
         q = np.empty(d)
         raw = np.empty(d)
-        l[0] = 1.0
-        lp = 0.0
+        for s in range(s0, s1):
+            logp[s] = 0.0
         for i in range(N):
-            tot = 0.0
-            absum = 0.0
-            for x in range(d):
-                if per_sample_r:
+            for s in range(s0, s1):
+                if bad[s]:
+                    continue
+                l = L[s - s0]
+                ws = s if per_sample_w else 0
+                tot = 0.0
+                absum = 0.0
+                for x in range(d):
                     acc = 0.0
+                    if per_sample_r:
+                        for c in range(chi):
+                            vc = zero
+                            for a in range(chi):
+                                vc += l[a] * AT[i, x, c, a]
+                            v[x, c] = vc
+                            acc += vc * R[s, i + 1, c]
+                    else:
+                        for a in range(chi):
+                            acc += l[a] * B[i, x, a]
+                    raw[x] = acc
+                    qx = acc * tilts[ws, i, x]
+                    absum += abs(qx)
+                    if qx < 0.0:
+                        if signed and qx < -1e-9 * absum:
+                            bad[s] = 1
+                        qx = 0.0
+                    q[x] = qx
+                    tot += qx
+                if not tot > 0.0:
+                    bad[s] = 1
+                    continue
+                target = u[s, i] * tot
+                cum = 0.0
+                sel = 0
+                for x in range(d):
+                    if q[x] > 0.0:
+                        sel = x
+                        cum += q[x]
+                        if cum > target:
+                            break
+                X[s, i] = sel
+                logp[s] += np.log(q[sel] / tot)
+                inv = 1.0 / raw[sel]
+                if per_sample_r:
+                    for c in range(chi):
+                        l[c] = v[sel, c] * inv
+                else:
                     for c in range(chi):
                         vc = zero
                         for a in range(chi):
-                            vc += l[a] * AT[i, x, c, a]
-                        v[x, c] = vc
-                        acc += vc * R[s, i + 1, c]
-                else:
-                    acc = 0.0
-                    for a in range(chi):
-                        acc += l[a] * B[i, x, a]  # float64 accumulation of chi terms
-                raw[x] = acc
-                qx = acc * tilts[ws, i, x]
-                absum += abs(qx)
-                if qx < 0.0:
-                    if signed and qx < -1e-9 * absum:
-                        bad[s] = 1
-                    qx = 0.0
-                q[x] = qx
-                tot += qx
-            if not tot > 0.0:
-                bad[s] = 1
-                break
-            target = u[s, i] * tot
-            cum = 0.0
-            sel = 0
-            for x in range(d):
-                if q[x] > 0.0:
-                    sel = x
-                    cum += q[x]
-                    if cum > target:
-                        break
-            X[s, i] = sel
-            lp += np.log(q[sel] / tot)
-            inv = 1.0 / raw[sel]
-            if per_sample_r:
-                for c in range(chi):
-                    l[c] = v[sel, c] * inv
-            else:
-                for c in range(chi):
-                    vc = zero
-                    for a in range(chi):
-                        vc += l[a] * AT[i, sel, c, a]
-                    v[0, c] = vc * inv
-                for c in range(chi):
-                    l[c] = v[0, c]
-        logp[s] = lp
+                            vc += l[a] * AT[i, sel, c, a]
+                        v[0, c] = vc * inv
+                    for c in range(chi):
+                        l[c] = v[0, c]
     return bad.sum()
 
 
