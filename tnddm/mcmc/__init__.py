@@ -1,0 +1,17 @@
+"""Monte Carlo with diffusion-model proposals, local-move baselines and honest error bars.
+
+driver:    MetropolisHastings (connected / disconnected DDM moves, mixtures, random T)
+proposals: truncate / as_proposal (approximate proposal MPS with exact log-probabilities)
+local:     numba baselines (Ising single-spin Metropolis and Wolff, Fredkin exchange moves)
+stats:     autocorrelation time, standard errors, ESS, split R-hat, importance sampling
+"""
+from .chain import Chain
+from .driver import MetropolisHastings, Move, log_acceptance, make_moves
+from .proposals import as_proposal, mix_uniform, truncate
+from .stats import (acceptance_rate, autocorrelation, binning_error, effective_sample_size, importance_estimate,
+                    importance_weights, integrated_time, kish_ess, split_rhat, standard_error, summarize)
+
+__all__ = ["Chain", "MetropolisHastings", "Move", "log_acceptance", "make_moves", "as_proposal", "mix_uniform",
+           "truncate", "acceptance_rate", "autocorrelation", "binning_error", "effective_sample_size",
+           "importance_estimate", "importance_weights", "integrated_time", "kish_ess", "split_rhat",
+           "standard_error", "summarize"]
