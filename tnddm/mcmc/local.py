@@ -1,0 +1,335 @@
+"""Local-move Monte Carlo baselines in numba, batched over walkers, seeded, returning a Chain.
+
+Ising (x in {0, 1}, s = 2x - 1, E = -J sum_<ij> s_i s_j - h sum_i s_i, pi ∝ exp(-beta E)) on L
+columns of W sites, column-major n = c*W + r; a cylinder closes each column into a ring (W >= 3),
+a strip leaves it open, a chain is W = 1.
+  * single-spin Metropolis: pick a site uniformly, flip with probability min(1, exp(-beta dE)),
+    dE = 2 s_i (J sum_{j~i} s_j + h); one sweep = N attempts.
+  * Wolff: grow a cluster from a random site, adding each neighbour k of a cluster spin j with
+    J s_j s_k > 0 with probability 1 - exp(-2 beta |J|); flip it with probability
+    min(1, exp(-2 beta h M_C)) (M_C = sum of the cluster's spins; always flipped at h = 0).
+Fredkin chain (x = 1 up, Dyck paths, pi ∝ r^{A/2}, r = c/(1-c)): pick one of the bonds
+(i, i+1), i = 1..N-3 (first and last bonds frozen); if x_i != x_{i+1} and the constraint factor
+f = 1 + n_{i-1} - n_{i+2} > 0, swap with probability
+  rule="metropolis": min(1, r) for down-up -> up-down, min(1, 1/r) for up-down -> down-up;
+  rule="dynamics":   c f / Lambda resp. (1 - c) f / Lambda, Lambda = 2 max(c, 1 - c)
+                     (the uniformised exchange dynamics of DESIGN.md section 3).
+Both satisfy detailed balance w.r.t. pi and never leave the Dyck set (f = 0 exactly where an
+up-down -> down-up swap could dig below height 0). One sweep = N - 3 attempts.
+"""
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+from .._checks import as_configs, check_positive_int
+from ..rng import as_generator
+from .chain import Chain, record_observables
+
+
+# ---- kernels ------------------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _metropolis_kernel(S, nbr, deg, beta, J, h, n_moves, seed):
+    np.random.seed(seed)
+    n_w, N = S.shape
+    acc = np.zeros(n_w)
+    for w in range(n_w):
+        a = 0
+        for _ in range(n_moves):
+            i = np.random.randint(N)
+            loc = 0.0
+            for k in range(deg[i]):
+                loc += S[w, nbr[i, k]]
+            dE = 2.0 * S[w, i] * (J * loc + h)
+            if dE <= 0.0 or np.random.random() < np.exp(-beta * dE):
+                S[w, i] = -S[w, i]
+                a += 1
+        acc[w] = a / max(n_moves, 1)
+    return acc
+
+
+@numba.njit(cache=True)
+def _wolff_kernel(S, nbr, deg, beta, J, h, n_clusters, seed):
+    np.random.seed(seed)
+    n_w, N = S.shape
+    p_add = 1.0 - np.exp(-2.0 * beta * abs(J))
+    sgn = 1 if J >= 0 else -1
+    stack = np.empty(N, dtype=np.int64)
+    members = np.empty(N, dtype=np.int64)
+    in_cluster = np.zeros(N, dtype=np.bool_)
+    acc = np.zeros(n_w)
+    sizes = np.zeros(n_w)
+    for w in range(n_w):
+        a = 0
+        for _ in range(n_clusters):
+            i = np.random.randint(N)
+            stack[0] = i
+            in_cluster[i] = True
+            top = 1
+            nm = 0
+            M = 0
+            while top > 0:
+                top -= 1
+                j = stack[top]
+                members[nm] = j
+                nm += 1
+                M += S[w, j]
+                for q in range(deg[j]):
+                    k = nbr[j, q]
+                    if not in_cluster[k] and sgn * S[w, j] * S[w, k] > 0 and np.random.random() < p_add:
+                        in_cluster[k] = True
+                        stack[top] = k
+                        top += 1
+            flip = True
+            if h != 0.0:
+                dE = 2.0 * h * M
+                flip = dE <= 0.0 or np.random.random() < np.exp(-beta * dE)
+            for q in range(nm):
+                in_cluster[members[q]] = False
+                if flip:
+                    S[w, members[q]] = -S[w, members[q]]
+            if flip:
+                a += 1
+            sizes[w] += nm
+        acc[w] = a / max(n_clusters, 1)
+        sizes[w] /= max(n_clusters, 1)
+    return acc, sizes
+
+
+@numba.njit(cache=True)
+def _fredkin_kernel(X, c, n_moves, dynamics, seed):
+    np.random.seed(seed)
+    n_w, N = X.shape
+    r = c / (1.0 - c)
+    p_up = min(1.0, r)
+    p_down = min(1.0, 1.0 / r)
+    lam = 2.0 * max(c, 1.0 - c)
+    acc = np.zeros(n_w)
+    for w in range(n_w):
+        a = 0
+        for _ in range(n_moves):
+            i = 1 + np.random.randint(N - 3)
+            x0 = X[w, i]
+            if x0 == X[w, i + 1]:
+                continue
+            f = 1 + X[w, i - 1] - X[w, i + 2]
+            if f == 0:
+                continue
+            if dynamics:
+                p = (c * f if x0 == 0 else (1.0 - c) * f) / lam
+            else:
+                p = p_up if x0 == 0 else p_down
+            if np.random.random() < p:
+                X[w, i] = 1 - x0
+                X[w, i + 1] = x0
+                a += 1
+        acc[w] = a / max(n_moves, 1)
+    return acc
+
+
+# ---- geometry -----------------------------------------------------------------------------------
+class IsingGeometry:
+    """L columns of W sites, column-major n = c*W + r; periodic closes each column into a ring (W >= 3)."""
+
+    def __init__(self, length: int, width: int = 1, periodic: bool = False):
+        length, width = check_positive_int(length, "length"), check_positive_int(width, "width")
+        if length < 1 or width < 1 or length * width < 2:
+            raise ValueError(f"length and width must be >= 1 with at least 2 sites; got {length} x {width}")
+        if periodic and width < 3:
+            raise ValueError(f"a periodic column needs width >= 3; got width = {width}")
+        self.length, self.width, self.periodic = length, width, bool(periodic)
+        self.n_sites = length * width
+        edges = []
+        for c in range(length):
+            for r in range(width):
+                n = c * width + r
+                if c + 1 < length:
+                    edges.append((n, n + width))
+                if r + 1 < width:
+                    edges.append((n, n + 1))
+                elif periodic:
+                    edges.append((n, c * width))
+        self.edges = np.array(edges, dtype=np.int64).reshape(-1, 2)
+        deg = np.bincount(self.edges.ravel(), minlength=self.n_sites)
+        nbr = np.full((self.n_sites, max(1, deg.max())), -1, dtype=np.int64)
+        fill = np.zeros(self.n_sites, dtype=np.int64)
+        for i, j in self.edges:
+            nbr[i, fill[i]] = j
+            fill[i] += 1
+            nbr[j, fill[j]] = i
+            fill[j] += 1
+        self.neighbours, self.degree = nbr, deg.astype(np.int64)
+
+    @classmethod
+    def from_model(cls, model) -> "IsingGeometry":
+        """Geometry of a tnddm.lattice Ising model (IsingChain, IsingCylinder or IsingStrip)."""
+        name = type(model).__name__
+        if name == "IsingChain":
+            return cls(model.n_sites, 1, False)
+        if name in ("IsingCylinder", "IsingStrip"):
+            return cls(model.length, model.width, name == "IsingCylinder")
+        raise ValueError(f"model must be an IsingChain, IsingCylinder or IsingStrip; got {name}")
+
+    def energy(self, X, J: float = 1.0, h: float = 0.0) -> np.ndarray:
+        """E = -J sum_<ij> s_i s_j - h sum_i s_i for configurations X in {0, 1}."""
+        s = 2 * np.asarray(X, dtype=np.int64) - 1
+        return -J * (s[:, self.edges[:, 0]] * s[:, self.edges[:, 1]]).sum(axis=1) - h * s.sum(axis=1)
+
+    def statistics(self, X, J: float = 1.0, h: float = 0.0) -> dict:
+        s = 2 * np.asarray(X, dtype=np.int64) - 1
+        m = s.mean(axis=1)
+        return {"energy": self.energy(X, J, h).astype(float), "magnetisation": m, "abs_magnetisation": np.abs(m)}
+
+
+def fredkin_statistics(X) -> dict:
+    """Area A = sum_i h_i, height at the middle and total height squared of Dyck paths X."""
+    h = np.cumsum(2 * np.asarray(X, dtype=np.int64) - 1, axis=1)
+    return {"area": h.sum(axis=1).astype(float), "mid_height": h[:, X.shape[1] // 2 - 1].astype(float)}
+
+
+def is_dyck(X) -> np.ndarray:
+    """True for rows that are Dyck paths (all heights >= 0, final height 0)."""
+    h = np.cumsum(2 * np.asarray(X, dtype=np.int64) - 1, axis=1)
+    return (h.min(axis=1) >= 0) & (h[:, -1] == 0)
+
+
+# ---- drivers ------------------------------------------------------------------------------------
+def _run(kernel_step, X, n_steps, burn_in, observables, rng, progress, desc, info):
+    """Shared loop: kernel_step(X, seed) -> per-walker acceptance; records observables(X in {0,1})."""
+    n_steps, burn_in = check_positive_int(n_steps, "n_steps"), check_positive_int(burn_in, "burn_in")
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
+    start = time.perf_counter()
+    n_w = X.shape[0]
+    accepted = np.zeros((n_steps, n_w))
+    obs: dict[str, np.ndarray] = {}
+    steps = range(burn_in + n_steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=desc, unit="step")
+    for t in steps:
+        acc, state = kernel_step(int(rng.integers(2**31 - 1)))
+        k = t - burn_in
+        if k < 0:
+            continue
+        accepted[k] = acc
+        for name, v in record_observables(observables, state()).items():
+            if name not in obs:
+                obs[name] = np.empty((n_steps, n_w))
+            obs[name][k] = v
+    return Chain(observables=obs, accepted=accepted, move_kinds=np.full(n_steps, desc), move_T=np.full(n_steps, np.nan),
+                 state=state(), seconds=time.perf_counter() - start, info=info)
+
+
+def _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables):
+    if not isinstance(geometry, IsingGeometry):
+        model = geometry
+        geometry = IsingGeometry.from_model(model)
+        beta = model.beta if beta is None else beta
+        J = getattr(model, "J", 1.0) if J is None else J
+        h = getattr(model, "h", 0.0) if h is None else h
+        if observables is None and callable(getattr(model, "statistics", None)):
+            observables = model.statistics
+    beta = float(beta if beta is not None else 0.0)
+    J = float(1.0 if J is None else J)
+    h = float(0.0 if h is None else h)
+    for name, v in (("beta", beta), ("J", J), ("h", h)):
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite; got {v}")
+    n_walkers = check_positive_int(n_walkers, "n_walkers")
+    if initial is None:
+        X = rng.integers(0, 2, size=(n_walkers, geometry.n_sites))
+    else:
+        X = as_configs(initial, geometry.n_sites, 2, name="initial")
+        if X.shape[0] != n_walkers:
+            raise ValueError(f"initial must have n_walkers = {n_walkers} rows; got {X.shape[0]}")
+    S = (2 * X - 1).astype(np.int8)
+    if observables is None:
+        observables = lambda Z: geometry.statistics(Z, J, h)  # noqa: E731
+    return geometry, beta, J, h, S, observables
+
+
+def ising_metropolis(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=None, h=None, sweeps_per_step: int = 1,
+                     initial=None, seed=None, observables=None, burn_in: int = 0, progress: bool = False) -> Chain:
+    """Single-spin Metropolis for Ising on an IsingGeometry (or a tnddm.lattice Ising model).
+
+    Each recorded step is sweeps_per_step * N single-site attempts per walker; accepted holds the
+    fraction of accepted flips. Default start: independent uniform spins (use burn_in).
+    """
+    rng = as_generator(seed)
+    geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
+    n_moves = check_positive_int(sweeps_per_step, "sweeps_per_step") * geo.n_sites
+
+    def step(s):
+        return _metropolis_kernel(S, geo.neighbours, geo.degree, beta, J, h, n_moves, s), lambda: (S + 1) // 2
+
+    return _run(step, S, n_steps, burn_in, observables, rng, progress, "metropolis",
+                {"beta": beta, "J": J, "h": h, "sweeps_per_step": sweeps_per_step})
+
+
+def ising_wolff(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=None, h=None, clusters_per_step: int = 1,
+                initial=None, seed=None, observables=None, burn_in: int = 0, progress: bool = False) -> Chain:
+    """Wolff cluster updates for Ising (h != 0 through a Metropolis test on the cluster flip).
+
+    Each recorded step is clusters_per_step clusters per walker; accepted holds the fraction of
+    flipped clusters; info['mean_cluster_size'] the mean cluster size over the run.
+    """
+    rng = as_generator(seed)
+    geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
+    n_cl = check_positive_int(clusters_per_step, "clusters_per_step")
+    sizes = []
+
+    def step(s):
+        acc, size = _wolff_kernel(S, geo.neighbours, geo.degree, beta, J, h, n_cl, s)
+        sizes.append(size.mean())
+        return acc, lambda: (S + 1) // 2
+
+    chain = _run(step, S, n_steps, burn_in, observables, rng, progress, "wolff",
+                 {"beta": beta, "J": J, "h": h, "clusters_per_step": n_cl})
+    chain.info["mean_cluster_size"] = float(np.mean(sizes))
+    return chain
+
+
+def fredkin_exchange(n_sites, n_steps: int, n_walkers: int = 64, c=None, sweeps_per_step: int = 1,
+                     rule: str = "metropolis", initial=None, seed=None, observables=None, burn_in: int = 0,
+                     progress: bool = False) -> Chain:
+    """Fredkin exchange moves within the Dyck set (module docstring); n_sites may be a Fredkin model.
+
+    Each recorded step is sweeps_per_step * (N - 3) bond attempts per walker. Default start: the
+    flat path up-down-up-down... (use burn_in).
+    """
+    if not isinstance(n_sites, (int, np.integer)):
+        model = n_sites
+        n_sites = model.n_sites
+        c = model.c if c is None else c
+        if observables is None and callable(getattr(model, "statistics", None)):
+            observables = model.statistics
+    N = check_positive_int(n_sites, "n_sites")
+    if N < 4 or N % 2:
+        raise ValueError(f"n_sites must be even and >= 4 for exchange moves; got {N}")
+    if c is None or not 0 < float(c) < 1:
+        raise ValueError(f"c must lie in (0, 1); got {c}")
+    if rule not in ("metropolis", "dynamics"):
+        raise ValueError(f"rule must be 'metropolis' or 'dynamics'; got {rule!r}")
+    rng = as_generator(seed)
+    n_walkers = check_positive_int(n_walkers, "n_walkers")
+    if initial is None:
+        X = np.tile(np.array([1, 0], dtype=np.int8), (n_walkers, N // 2))
+    else:
+        X = as_configs(initial, N, 2, name="initial").astype(np.int8)
+        if X.shape[0] != n_walkers:
+            raise ValueError(f"initial must have n_walkers = {n_walkers} rows; got {X.shape[0]}")
+        if not np.all(is_dyck(X)):
+            raise ValueError("initial must hold Dyck paths (heights >= 0, ending at 0)")
+    X = np.ascontiguousarray(X)
+    n_moves = check_positive_int(sweeps_per_step, "sweeps_per_step") * (N - 3)
+    observables = fredkin_statistics if observables is None else observables
+
+    def step(s):
+        return _fredkin_kernel(X, float(c), n_moves, rule == "dynamics", s), lambda: X.astype(np.int64)
+
+    return _run(step, X, n_steps, burn_in, observables, rng, progress, "fredkin-" + rule,
+                {"c": float(c), "rule": rule, "sweeps_per_step": sweeps_per_step})
