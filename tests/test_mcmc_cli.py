@@ -1,0 +1,90 @@
+"""`tnddm mcmc` and examples/mcmc_study.py --quick, on brute-force reference models standing in
+for tnddm.lattice (so these tests check the command and the script, not the lattice builders)."""
+import json
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from .mcmc_reference import BruteFredkin, BruteIsing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def reference_lattice(monkeypatch):
+    fake = types.ModuleType("tnddm.lattice")
+    fake.Fredkin = lambda n_sites, c: BruteFredkin(n_sites, c)
+    fake.IsingCylinder = lambda length, width, beta, J=1.0, h=0.0: BruteIsing(length, width, True, beta, J, h)
+
+    def from_spec(spec):
+        spec = dict(spec)
+        return {"fredkin": fake.Fredkin, "ising_cylinder": fake.IsingCylinder}[spec.pop("kind")](**spec)
+
+    fake.from_spec = from_spec
+    monkeypatch.setitem(sys.modules, "tnddm.lattice", fake)
+    return fake
+
+
+def write_card(tmp_path):
+    card = tmp_path / "card.toml"
+    card.write_text('[model]\nkind = "fredkin"\nn_sites = 10\nc = 0.6\n\n[mcmc]\nsteps = 40\nwalkers = 16\n')
+    return card
+
+
+def test_mcmc_command_writes_chains_summary_and_plot(tmp_path, reference_lattice):
+    from tnddm.cli.mcmc import command
+
+    card = write_card(tmp_path)
+    out, png = tmp_path / "chain.npz", tmp_path / "scan.png"
+    res = CliRunner().invoke(command, [str(card), "--T", "0.1,1.0", "--chi", "3", "--seed", "2", "--out", str(out),
+                                       "--plot", str(png), "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["proposal_bond"] == 3 and [r["T"] for r in summary["runs"]] == [0.1, 1.0]
+    exact = BruteFredkin(10, 0.6).exact("area")
+    for run in summary["runs"]:
+        assert 0 < run["acceptance"] < 1
+        s = run["area"]
+        assert abs(s["mean"] - exact) < 5 * s["stderr"]
+    z = np.load(out)
+    assert z["T0_obs_area"].shape == (40, 16) and z["T1_accepted"].shape == (40, 16)
+    assert json.loads(str(z["metadata"]))["chi"] == 3
+    assert png.stat().st_size > 1000
+    # the same seed gives the same chain
+    res2 = CliRunner().invoke(command, [str(card), "--T", "0.1,1.0", "--chi", "3", "--seed", "2", "--json"])
+    again = json.loads(res2.output)["runs"][0]["area"]
+    assert {k: again[k] for k in ("mean", "stderr", "tau")} == {k: summary["runs"][0]["area"][k] for k in ("mean", "stderr", "tau")}
+
+
+def test_mcmc_command_disconnected_with_exact_proposal_accepts_all(tmp_path, reference_lattice):
+    from tnddm.cli.mcmc import command
+
+    res = CliRunner().invoke(command, [str(write_card(tmp_path)), "--scheme", "disconnected", "--json"],
+                             catch_exceptions=False)
+    run = json.loads(res.output)["runs"][0]
+    assert run["T"] is None and run["acceptance"] == 1.0
+
+
+def test_mcmc_command_rejects_bad_options(tmp_path, reference_lattice):
+    from tnddm.cli.mcmc import command
+
+    card = str(write_card(tmp_path))
+    for args, msg in ((["--T", "0.1,x"], "--T must be"), (["--T", "-1"], "--T values"), (["--walkers", "0"], "--walkers"),
+                      (["--chi", "0"], "--chi")):
+        with pytest.raises(ValueError, match=msg):
+            CliRunner().invoke(command, [card, *args], catch_exceptions=False)
+
+
+def test_example_quick_mode_writes_table_and_plots(tmp_path, reference_lattice, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["mcmc_study.py", str(tmp_path), "--quick", "--steps", "20", "--walkers", "8"])
+    runpy.run_path(str(ROOT / "examples" / "mcmc_study.py"), run_name="__main__")
+    table = (tmp_path / "table.md").read_text().splitlines()
+    assert len(table) == 2 + 3 * 2 * 4  # header + systems x chis x (3 T values + disconnected)
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert all(0 <= r["acceptance"] <= 1 for r in rows)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["fredkin_c0.4.png", "fredkin_c0.6.png", "ising_betac.png"]
