@@ -194,3 +194,67 @@ def normalise_columns(r, logs):
     for a in prange(chi):
         for s in range(n):
             r[a, s] /= norms[s]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R, sign, logv, block):
+    """Per-sample right environments for the whole chain in one call, blocks of samples in parallel.
+
+    r_i[a, s] = sum_{y,j} w_i[s, y] W[a,y,j] r_{i+1}[nxt[a,y,j], s], renormalised per sample; each
+    thread sweeps all sites for one block of samples (samples innermost, contiguous). R, when it
+    has n columns, receives the normalised environments stacked as (sum_i chi_i, n).
+    """
+    n = sign.shape[0]
+    N = chis.shape[0] - 1
+    chi_max = chis.max()
+    store = R.shape[1] == n and R.shape[0] == env_off[-1]
+    per_sample_w = tilts.shape[0] > 1
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        m = min(n, s0 + block) - s0
+        r = np.zeros((chi_max, m))
+        nr = np.zeros((chi_max, m))
+        norms = np.zeros(m)
+        logs = np.zeros(m)
+        for t in range(m):
+            r[0, t] = 1.0
+            if store:
+                R[env_off[N], s0 + t] = 1.0
+        for i in range(N - 1, -1, -1):
+            cl = chis[i]
+            for t in range(m):
+                norms[t] = 0.0
+            for a in range(cl):
+                for t in range(m):
+                    nr[a, t] = 0.0
+                base = core_off[i] + a * d * k
+                for y in range(d):
+                    for j in range(k):
+                        e = base + y * k + j
+                        wt = W_flat[e]
+                        if wt == 0.0:
+                            continue
+                        b = nxt_flat[e]
+                        for t in range(m):
+                            ws = s0 + t if per_sample_w else 0
+                            nr[a, t] += wt * tilts[ws, i, y] * r[b, t]
+                for t in range(m):
+                    norms[t] += abs(nr[a, t])
+            for t in range(m):
+                if norms[t] > 0.0:
+                    logs[t] += np.log(norms[t])
+                else:
+                    logs[t] = -np.inf
+                    norms[t] = 1.0
+            for a in range(cl):
+                for t in range(m):
+                    r[a, t] = nr[a, t] / norms[t]
+            if store:
+                off = env_off[i]
+                for a in range(cl):
+                    for t in range(m):
+                        R[off + a, s0 + t] = r[a, t]
+        for t in range(m):
+            sign[s0 + t] = np.sign(r[0, t])
+            logv[s0 + t] = logs[t]

@@ -147,24 +147,19 @@ class SparseMPS(MPSBase):
         return self._flat
 
     def _right_sweep_block(self, tilts, store: bool):
-        """Per-sample right environments with samples innermost (kernel transfer_right_block).
+        """Per-sample right environments (kernel right_sweep_blocks, one call for the whole chain).
 
         Returns (sign, log|value|) of the full contractions and, if store, the normalised
         environments stacked as (sum_i chi_i, n) for the sampling kernel.
         """
         n = tilts.shape[0]
-        env_off = self._flat_cores()[3]
-        R = np.empty((int(env_off[-1]), n)) if store else None
-        r = np.ones((1, n))
-        logs = np.zeros(n)
-        if store:
-            R[env_off[self.n_sites]] = 1.0
-        for i in range(self.n_sites - 1, -1, -1):
-            out = R[env_off[i] : env_off[i + 1]] if store else np.empty((self._chis[i], n))
-            kern.transfer_right_block(self.next_states[i], self.weights[i], r, np.ascontiguousarray(tilts[:, i]), out)
-            kern.normalise_columns(out, logs)
-            r = out
-        return np.sign(r[0]), logs, R
+        nxt, W, core_off, env_off, chis = self._flat_cores()
+        R = np.empty((int(env_off[-1]), n)) if store else np.zeros((1, 1))
+        sign, logv = np.empty(n), np.empty(n)
+        block = int(min(64, max(1, -(-n // 4))))  # at least a few blocks for the threads
+        kern.right_sweep_blocks(nxt, W, core_off, chis, env_off, self.d, self.k, np.ascontiguousarray(tilts), R,
+                                sign, logv, block)
+        return sign, logv, (R if store else None)
 
     def _contract(self, tilts=None):
         if tilts is None or tilts.shape[0] < 4:
