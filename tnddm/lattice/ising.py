@@ -1,0 +1,200 @@
+"""Ising models on chains, cylinders and strips, and the q-state Potts model, built with finite_range.
+
+Spins s = 2x - 1, E = -J sum_<ij> s_i s_j - h sum_i s_i, pi ∝ exp(-beta E). Geometry: L columns
+of W sites, column-major order n = c*W + r; a cylinder closes each column into a ring (W >= 3), a
+strip leaves it open; the chain is W = 1. Every bond joins sites at most W apart in this order,
+so the exact MPS has range W and bond dimension 2^W (d^W for Potts).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .automaton import finite_range
+from .base import LatticeModel, check_range, check_size
+
+BETA_C = float(np.log(1 + np.sqrt(2)) / 2)  # critical inverse temperature of the square lattice (J = 1)
+
+
+def lattice_bonds(length: int, width: int, periodic: bool) -> np.ndarray:
+    """Nearest-neighbour bonds (i, j), i < j, of an L x W lattice in column-major order."""
+    bonds = []
+    for c in range(length):
+        for r in range(width):
+            n = c * width + r
+            if r + 1 < width:
+                bonds.append((n, n + 1))
+            elif periodic:
+                bonds.append((c * width, n))
+            if c + 1 < length:
+                bonds.append((n, n + width))
+    return np.array(bonds, dtype=np.int64).reshape(-1, 2)
+
+
+class _GridModel(LatticeModel):
+    """Shared geometry and automaton construction of nearest-neighbour models on L x W grids."""
+
+    def _setup_grid(self, length, width, periodic):
+        self.length = check_size(length, "length")
+        self.width = check_size(width, "width")
+        self.periodic = bool(periodic)
+        if self.periodic and self.width < 3:
+            raise ValueError(f"a cylinder needs width >= 3 (width 2 would double the vertical bond); got {self.width}")
+        self.n_sites = self.length * self.width
+        if self.n_sites < 2:
+            raise ValueError(f"the lattice needs at least 2 sites; got {self.length} x {self.width}")
+        self.bonds = lattice_bonds(self.length, self.width, self.periodic)
+        self.back = [[] for _ in range(self.n_sites)]  # distances k of bonds (i - k, i)
+        for i, j in self.bonds:
+            self.back[j].append(j - i)
+        self.range = int(max(j - i for i, j in self.bonds))
+
+    def _pair_energy(self, a, b):
+        """Bond energy of states a and b (arrays)."""
+        raise NotImplementedError
+
+    def _site_energy(self, a):
+        raise NotImplementedError
+
+    def local_energy(self, i: int, windows: np.ndarray) -> np.ndarray:
+        """Energy terms assigned to site i (its bonds to earlier sites and its field) on state windows."""
+        x = windows[:, -1]
+        e = self._site_energy(x)
+        for k in self.back[i]:
+            e = e + self._pair_energy(windows[:, -1 - k], x)
+        return e
+
+    def _build(self):
+        auto, self._windows = finite_range(self.n_sites, self.d, self.range,
+                                           lambda i, w: -self.beta * self.local_energy(i, w))
+        return auto
+
+    def energy(self, X) -> np.ndarray:
+        X = self._configs(X)
+        e = self._pair_energy(X[:, self.bonds[:, 0]], X[:, self.bonds[:, 1]]).sum(axis=1)
+        return e + self._site_energy(X).sum(axis=1)
+
+    def log_weight(self, X) -> np.ndarray:
+        """log of the Boltzmann weight, -beta E(x)."""
+        return -self.beta * self.energy(X)
+
+    def _local_table(self, fn) -> list[np.ndarray]:
+        """Per-site arrays (chi_i, d) of a local function of the automaton windows."""
+        auto = self.automaton
+        return [fn(i, w).reshape(auto.transition[i].shape) for i, w in enumerate(self._windows)]
+
+    def _energy_moments(self) -> tuple[float, float]:
+        return self.automaton.local_moments(self._local_table(self.local_energy))
+
+
+class Ising(_GridModel):
+    """2D Ising model on an L x W grid (see module docstring); use IsingCylinder / IsingStrip / IsingChain."""
+
+    d = 2
+    kind = "ising"
+
+    def __init__(self, length, width, beta, J=1.0, h=0.0, periodic=False):
+        self._setup_grid(length, width, periodic)
+        self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
+        self.J, self.h = float(J), float(h)
+        if not (np.isfinite(self.J) and np.isfinite(self.h)):
+            raise ValueError(f"J and h must be finite; got {J}, {h}")
+
+    def _pair_energy(self, a, b):
+        return -self.J * (2 * a - 1) * (2 * b - 1)
+
+    def _site_energy(self, a):
+        return -self.h * (2 * a - 1)
+
+    def statistics(self, X) -> dict:
+        """Per sample: energy E, energy per site, magnetisation m = mean s, |m|."""
+        X = self._configs(X)
+        e = self.energy(X).astype(float)
+        m = (2 * X - 1).mean(axis=1)
+        return {"energy": e, "energy_per_site": e / self.n_sites, "magnetisation": m, "abs_magnetisation": np.abs(m)}
+
+    def _exact_observables(self) -> dict:
+        """All exact (MPS forward passes); <|m|> needs samples (observables(n_samples=...))."""
+        N = self.n_sites
+        e1, e2 = self._energy_moments()
+        spin = lambda i, w: 2.0 * w[:, -1] - 1  # noqa: E731
+        m1, m2 = self.automaton.local_moments(self._local_table(spin))
+        bond = lambda i, w: np.sum([(2.0 * w[:, -1 - k] - 1) * (2.0 * w[:, -1] - 1) for k in self.back[i]], axis=0) \
+            if self.back[i] else np.zeros(len(w))  # noqa: E731
+        b1, _ = self.automaton.local_moments(self._local_table(bond))
+        return {
+            "log_z": self.log_z(),
+            "free_energy_per_site": -self.log_z() / (self.beta * N) if self.beta > 0 else float("-inf"),
+            "energy_per_site": e1 / N,
+            "specific_heat_per_site": self.beta**2 * (e2 - e1**2) / N,
+            "magnetisation": m1 / N,
+            "m2": m2 / N**2,
+            "nn_correlation": b1 / len(self.bonds),
+            "entropy": self.log_z() + self.beta * e1,
+        }
+
+    def _params(self):
+        return {"length": self.length, "width": self.width, "beta": self.beta, "J": self.J, "h": self.h}
+
+
+class IsingCylinder(Ising):
+    """2D Ising on an L x W cylinder (periodic in W, open in L)."""
+
+    kind = "ising_cylinder"
+
+    def __init__(self, length, width, beta, J=1.0, h=0.0):
+        super().__init__(length, width, beta, J, h, periodic=True)
+
+
+class IsingStrip(Ising):
+    """2D Ising on an L x W strip (open in both directions)."""
+
+    kind = "ising_strip"
+
+    def __init__(self, length, width, beta, J=1.0, h=0.0):
+        super().__init__(length, width, beta, J, h, periodic=False)
+
+
+class IsingChain(Ising):
+    """1D Ising chain with open ends."""
+
+    kind = "ising_chain"
+
+    def __init__(self, n_sites, beta, J=1.0, h=0.0):
+        super().__init__(n_sites, 1, beta, J, h, periodic=False)
+
+    def _params(self):
+        return {"n_sites": self.n_sites, "beta": self.beta, "J": self.J, "h": self.h}
+
+
+class PottsCylinder(_GridModel):
+    """q-state Potts model on an L x W cylinder: E = -J sum_<ij> [sigma_i == sigma_j], states 0..q-1."""
+
+    kind = "potts_cylinder"
+
+    def __init__(self, length, width, q, beta, J=1.0):
+        self.d = check_size(q, "q", 2)
+        self._setup_grid(length, width, periodic=True)
+        self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
+        self.J = float(J)
+
+    def _pair_energy(self, a, b):
+        return -self.J * (a == b).astype(float)
+
+    def _site_energy(self, a):
+        return np.zeros(np.shape(a))
+
+    def statistics(self, X) -> dict:
+        X = self._configs(X)
+        e = self.energy(X).astype(float)
+        counts = np.stack([(X == a).mean(axis=1) for a in range(self.d)], axis=1)
+        order = (self.d * counts.max(axis=1) - 1) / (self.d - 1)
+        return {"energy": e, "energy_per_site": e / self.n_sites, "order_parameter": order}
+
+    def _exact_observables(self) -> dict:
+        N = self.n_sites
+        e1, e2 = self._energy_moments()
+        return {"log_z": self.log_z(), "energy_per_site": e1 / N, "specific_heat_per_site": self.beta**2 * (e2 - e1**2) / N,
+                "entropy": self.log_z() + self.beta * e1}
+
+    def _params(self):
+        return {"length": self.length, "width": self.width, "q": self.d, "beta": self.beta, "J": self.J}
