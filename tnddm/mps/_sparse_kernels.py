@@ -77,48 +77,63 @@ def site_values(nxt, W, l, r, out):
 
 
 @njit(parallel=True, cache=True)
-def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp):
+def sample_paths(nxt_flat, W_flat, core_off, d, k, R, env_off, tilts, u, X, logp, use_r=True, block=256):
     """Autoregressive sampling of latent paths (state, symbol, entry) site by site.
 
-    R: normalised right environments stacked as (sum_i chi_i, n) (or (sum chi, 1) when shared).
+    R: normalised right environments stacked as (sum_i chi_i, n) (or (sum chi, 1) when shared);
+    use_r=False skips them when they are all ones (cores in the Markov gauge, no tilts).
 
     At site i in state a, entry (y, j) is chosen with probability
     w_i[y] W[a, y, j] r_{i+1}[nxt[a, y, j]] / (sum over entries); O(d k) per site and sample.
+    Samples go in blocks with the site loop outside, so a site's table is read once per block.
     logp receives the log-probability of the latent path (equal to log P(x) when k = 1), or
     nan if a site had zero total weight.
     """
     n, N = u.shape
-    for s in prange(n):
-        s = np.int64(s)
-        rs = s if R.shape[1] > 1 else np.int64(0)
-        ts = s if tilts.shape[0] > 1 else np.int64(0)
-        a = 0
-        lp = 0.0
+    per_sample_r = R.shape[1] > 1
+    per_sample_w = tilts.shape[0] > 1
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        s1 = min(n, s0 + block)
+        state = np.zeros(s1 - s0, dtype=np.int64)
+        for s in range(s0, s1):
+            logp[s] = 0.0
         for i in range(N):
-            base = core_off[i] + a * d * k
             roff = env_off[i + 1]
-            tot = 0.0
-            for e in range(d * k):
-                tot += W_flat[base + e] * R[roff + nxt_flat[base + e], rs] * tilts[ts, i, e // k]
-            if not tot > 0.0:
-                lp = np.nan
-                break
-            target = u[s, i] * tot
-            cum = 0.0
-            sel = -1
-            qsel = 0.0
-            for e in range(d * k):
-                q = W_flat[base + e] * R[roff + nxt_flat[base + e], rs] * tilts[ts, i, e // k]
-                if q > 0.0:
-                    sel = e
-                    qsel = q
-                    cum += q
-                    if cum > target:
-                        break
-            X[s, i] = sel // k
-            lp += np.log(qsel / tot)
-            a = nxt_flat[base + sel]
-        logp[s] = lp
+            for s in range(s0, s1):
+                lp = logp[s]
+                if np.isnan(lp):
+                    continue
+                rs = s if per_sample_r else 0
+                ts = s if per_sample_w else 0
+                base = core_off[i] + state[s - s0] * d * k
+                tot = 0.0
+                for e in range(d * k):
+                    q = W_flat[base + e] * tilts[ts, i, e // k]
+                    if use_r:
+                        q *= R[roff + nxt_flat[base + e], rs]
+                    tot += q
+                if not tot > 0.0:
+                    logp[s] = np.nan
+                    continue
+                target = u[s, i] * tot
+                cum = 0.0
+                sel = -1
+                qsel = 0.0
+                for e in range(d * k):
+                    q = W_flat[base + e] * tilts[ts, i, e // k]
+                    if use_r:
+                        q *= R[roff + nxt_flat[base + e], rs]
+                    if q > 0.0:
+                        sel = e
+                        qsel = q
+                        cum += q
+                        if cum > target:
+                            break
+                X[s, i] = sel // k
+                logp[s] = lp + np.log(qsel / tot)
+                state[s - s0] = nxt_flat[base + sel]
 
 
 def warm_up() -> None:

@@ -66,6 +66,9 @@ class SparseMPS(MPSBase):
         self._log_norm_cache = None
         self._shared_right = None
         self._flat = None
+        # Markov gauge: every row sums to 1 (or is dead), so every right environment is constant
+        sums = [W.sum(axis=(1, 2)) for W in W_list]
+        self._markov = all(np.all((np.abs(t - 1) < 1e-12) | (t == 0)) for t in sums)
 
     # ---- storage primitives ---------------------------------------------------------------
     @property
@@ -192,7 +195,8 @@ class SparseMPS(MPSBase):
             R = self._right_sweep_block(w, store=True)[2]
         X = np.empty(u.shape, dtype=np.int64)
         logp = np.empty(u.shape[0])
-        kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp)
+        use_r = tilts is not None or not self._markov  # Markov-gauge cores: all right environments are equal
+        kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp, use_r)
         X, logp = X[:n], logp[:n]
         if np.any(np.isnan(logp)):
             raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
