@@ -1,0 +1,339 @@
+"""Approximate reverse-time samplers of discrete diffusion, written against a score oracle only.
+
+Notation: a step goes from t to s < t, h = t - s; R_{i,b} = R_t(x -> x^{i<-b}) are the reverse rates
+from the oracle, Lambda_i = sum_b R_{i,b}. Product-form samplers update every site independently
+with a per-site kernel q_i(b | x) (the function `kernel`), so their step log-probabilities are exact
+and path KL is defined:
+
+- euler (Campbell et al. 2022, NeurIPS, "A continuous time framework for discrete denoising
+  models"; Lou et al. 2024, SEDD): q_i(b) = h R_{i,b} (b != x_i), q_i(x_i) = 1 - h Lambda_i;
+  negative probabilities are clipped to 0 and renormalised, and the clip events counted.
+- tau_leaping (Campbell et al. 2022, categorical form): independent Poisson(h R_{i,b}) jump counts;
+  exactly one jump moves to b, zero or several jumps leave x_i (multiple jumps rejected):
+  q_i(b) = h R_{i,b} e^{-h Lambda_i}.
+- tau_leaping_ordinal (Campbell et al. 2022, ordinal form): x_i + sum_b n_b (b - x_i), clamped to
+  0..d-1 (Poisson counts truncated at 12 per target, enough for h R < 1).
+- exponential_euler (first jump with frozen rates): q_i(b) = (1 - e^{-h Lambda_i}) R_{i,b} / Lambda_i.
+- tweedie (Lou et al. 2024, SEDD "Tweedie tau-leaping"): q_i(b) ∝ [exp(-(sigma_t - sigma_s) Q) s_t(x)_{i,.}]_b
+  K_{t|s}[x_i, b], the exact per-site marginals of the reverse kernel when the score is exact.
+- masked (MDLM, Sahoo et al. 2024; MD4, Shi et al. 2024, ancestral form, mask noise only): an
+  unmasked site stays; a masked site unmasks with probability (alpha_s - alpha_t) / (1 - alpha_t),
+  alpha = e^{-sigma}, to b with the denoiser P(x_0^i = b | x_t) = (1 - alpha_t) / alpha_t s_t(x)_{i,b}.
+Two-stage and event-driven samplers:
+- theta_trapezoidal (Ren, Chen, Rotskoff, Ying 2025, "Fast solvers for discrete diffusion models"):
+  stage 1: exponential-Euler with R_t(x) for time theta h, giving x*; stage 2: rates
+  (alpha_1 R_{t - theta h}(x*) - alpha_2 R_t(x))_+ for time (1 - theta) h from x*, with
+  alpha_1 = 1 / (2 theta (1 - theta)), alpha_2 = ((1 - theta)^2 + theta^2) / (2 theta (1 - theta)).
+- uniformization (Chen and Ying 2024, "Convergence analysis of discrete diffusion model: exact
+  implementation through uniformization"): on each grid interval a Poisson(lambda h) number of
+  candidate events at uniform times; at an event at time u the walker jumps with probability
+  R_u / lambda. Exact in law when lambda bounds the total rate on the interval (lambda is
+  `safety` times the largest total rate of the batch at the interval's start, middle and end; events whose total rate
+  exceeds lambda are counted as bound violations: the law is exact when there are none).
+- first_hitting (Zheng et al. 2024, "Masked diffusion models are secretly time-agnostic masked
+  models"): with m masked sites at time t, the next unmasking time tau solves
+  ((1 - alpha_tau) / (1 - alpha_t))^m = U; one uniformly chosen masked site is unmasked there from
+  the denoiser. Exact in law with an exact oracle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import poisson
+
+from ..noise import Mask
+from ..rng import as_generator
+from .oracle import ScoreOracle
+
+PRODUCT_SAMPLERS = ("euler", "tau_leaping", "tau_leaping_ordinal", "exponential_euler", "tweedie", "masked")
+SAMPLERS = PRODUCT_SAMPLERS + ("theta_trapezoidal", "uniformization", "first_hitting", "exact_kernel")
+
+
+@dataclass
+class SamplerResult:
+    """Final states, optional grid path (n, K + 1, N), its log-probability under the sampler, counters."""
+
+    samples: np.ndarray
+    path: np.ndarray | None
+    log_q: np.ndarray | None
+    times: np.ndarray
+    score_evaluations: int
+    counters: dict = field(default_factory=dict)
+
+
+def _jump_kernel(X, jump_probs):
+    """Per-site kernel with move probabilities jump_probs (n, N, d) (0 at x_i) and the rest on x_i."""
+    q = jump_probs.copy()
+    np.put_along_axis(q, X[:, :, None], 0.0, axis=2)
+    stay = 1.0 - q.sum(axis=2)
+    np.put_along_axis(q, X[:, :, None], stay[:, :, None], axis=2)
+    return q
+
+
+def _exp_jump(R, tau):
+    lam = R.sum(axis=2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(lam > 0, -np.expm1(-tau * lam) / lam, tau)
+    return R * frac
+
+
+def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict | None = None) -> np.ndarray:
+    """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s."""
+    X = np.asarray(X)
+    h = t - s
+    if name == "tweedie":
+        return oracle.denoiser_marginals(t, s, X)
+    if name == "masked":
+        noise = oracle.noise
+        if not isinstance(noise, Mask):
+            raise ValueError("the masked sampler needs tnddm.noise.Mask noise")
+        a_t, a_s = np.exp(-noise.sigma(t)), np.exp(-noise.sigma(s))
+        m = noise.mask_state
+        denoise = np.clip(oracle.score(t, X), 0.0, None) * (1 - a_t) / a_t
+        denoise[:, :, m] = 0.0
+        denoise /= np.maximum(denoise.sum(axis=2, keepdims=True), 1e-300)
+        unmask = (a_s - a_t) / (1 - a_t)
+        q = np.zeros(X.shape + (oracle.d_out,))
+        np.put_along_axis(q, X[:, :, None], 1.0, axis=2)
+        masked = X == m
+        q[masked] = unmask * denoise[masked]
+        q[masked, m] = 1 - unmask
+        return q
+    R = oracle.reverse_rates(t, X)
+    if name == "euler":
+        q = _jump_kernel(X, h * R)
+        neg = q < 0
+        if counters is not None:
+            counters["clip_events"] = counters.get("clip_events", 0) + int(neg.any(axis=2).sum())
+        q = np.clip(q, 0.0, None)
+        return q / q.sum(axis=2, keepdims=True)
+    if name == "tau_leaping":
+        return _jump_kernel(X, h * R * np.exp(-h * R.sum(axis=2, keepdims=True)))
+    if name == "exponential_euler":
+        return _jump_kernel(X, _exp_jump(R, h))
+    if name == "tau_leaping_ordinal":
+        return _ordinal_kernel(X, h * R)
+    raise ValueError(f"sampler must be one of {PRODUCT_SAMPLERS} for a product-form step; got {name!r}")
+
+
+def _ordinal_kernel(X, mean_jumps, max_count: int = 12):
+    """Law of clamp(x + sum_b n_b (b - x)) with n_b ~ Poisson(mean_jumps[b]) independent."""
+    n, N, d = mean_jumps.shape
+    span = 2 * max_count * (d - 1)
+    offsets = np.arange(-span, span + 1)
+    dist = np.zeros((n, N, offsets.size))
+    dist[:, :, span] = 1.0
+    counts = np.arange(max_count + 1)
+    for b in range(d):
+        step = b - X  # displacement per jump to b, (n, N)
+        pmf = poisson.pmf(counts[None, None, :], mean_jumps[:, :, b : b + 1])  # (n, N, K)
+        new = np.zeros_like(dist)
+        for k in counts:
+            shift = (k * step)[:, :, None]
+            idx = np.clip(np.arange(offsets.size)[None, None, :] - shift, 0, offsets.size - 1)
+            moved = np.take_along_axis(dist, idx, axis=2)
+            valid = (np.arange(offsets.size)[None, None, :] - shift >= 0) & (np.arange(offsets.size)[None, None, :] - shift < offsets.size)
+            new += pmf[:, :, k : k + 1] * np.where(valid, moved, 0.0)
+        dist = new
+    q = np.zeros((n, N, d))
+    target = np.clip(X[:, :, None] + offsets[None, None, :], 0, d - 1)
+    for b in range(d):
+        q[:, :, b] = (dist * (target == b)).sum(axis=2)
+    return q / q.sum(axis=2, keepdims=True)
+
+
+def draw(q, rng) -> np.ndarray:
+    """One categorical draw per (sample, site) from q (n, N, d)."""
+    c = np.cumsum(q, axis=2)
+    u = rng.random(q.shape[:2])[:, :, None] * c[:, :, -1:]
+    return np.minimum((c <= u).sum(axis=2), q.shape[2] - 1)
+
+
+def log_kernel(q, Xnext) -> np.ndarray:
+    """log q(x' | x) = sum_i log q_i(x'_i | x) (-inf where impossible)."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.take_along_axis(q, Xnext[:, :, None], axis=2)[..., 0]).sum(axis=1)
+
+
+def prior(oracle: ScoreOracle) -> np.ndarray:
+    """Starting law on one site: the noise's stationary law (uniform for flip, the mask for Mask)."""
+    return oracle.noise.stationary()
+
+
+def sample(name: str, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool = False, theta: float = 0.5,
+           safety: float = 2.0, start: str = "prior") -> SamplerResult:
+    """Run sampler `name` on the decreasing grid `times`; returns a SamplerResult.
+
+    start="prior": x_T from the noise's stationary law (what a practitioner does); start="exact":
+    x_T ~ P_T exactly (needs an ExactOracle), isolating the discretisation error.
+    "exact_kernel" denoises with the exact reverse kernel (tnddm.Diffusion.denoise) on the grid.
+    """
+    if name not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}; got {name!r}")
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] < 0:
+        raise ValueError("times must be a decreasing grid of at least two non-negative times")
+    rng = as_generator(seed)
+    start_evals = oracle.evaluations
+    N = oracle.n_sites
+    p0 = prior(oracle)
+    exact_start = start == "exact" or name == "exact_kernel"
+    if start not in ("prior", "exact"):
+        raise ValueError(f"start must be 'prior' or 'exact'; got {start!r}")
+    if exact_start and not hasattr(oracle, "diffusion"):
+        raise ValueError("an exact start and the exact_kernel sampler need an ExactOracle")
+    if exact_start:
+        X, log_start = oracle.diffusion.marginal(times[0]).sample(n, seed=rng)
+    else:
+        X = draw(np.broadcast_to(p0, (n, N, p0.size)), rng)
+        with np.errstate(divide="ignore"):
+            log_start = np.log(p0[X]).sum(axis=1)
+    counters: dict = {}
+    log_q = log_start if name in PRODUCT_SAMPLERS + ("theta_trapezoidal", "exact_kernel") else None
+    path = [X] if keep_path else None
+    for t, s in zip(times[:-1], times[1:]):
+        if name in PRODUCT_SAMPLERS:
+            q = kernel(name, oracle, t, s, X, counters)
+            Xn = draw(q, rng)
+            log_q = log_q + log_kernel(q, Xn)
+            X = Xn
+            if keep_path:
+                path.append(X)
+        elif name == "theta_trapezoidal":
+            (Xs, X), lq = trapezoidal_step(oracle, t, s, X, rng, theta)
+            log_q = log_q + lq
+            if keep_path:
+                path += [Xs, X]
+        elif name == "exact_kernel":
+            X, lq = oracle.diffusion.denoise(X, t, s, seed=rng)
+            log_q = log_q + lq
+            if keep_path:
+                path.append(X)
+        elif name == "uniformization":
+            X = _uniformization_interval(oracle, t, s, X, rng, safety, counters)
+        else:
+            X = _first_hitting_interval(oracle, t, s, X, rng)
+    grid = times if name != "theta_trapezoidal" else trapezoidal_grid(times, theta)
+    return SamplerResult(X, np.stack(path, axis=1) if keep_path else None, log_q, grid,
+                         oracle.evaluations - start_evals, counters)
+
+
+def trapezoidal_grid(times, theta: float) -> np.ndarray:
+    """The grid with the intermediate times t - theta h inserted (where stage 1 ends)."""
+    out = [times[0]]
+    for t, s in zip(times[:-1], times[1:]):
+        out += [t - theta * (t - s), s]
+    return np.array(out)
+
+
+def trapezoidal_kernels(oracle, t, s, X, Xstar, theta, R_t=None):
+    """Stage kernels of the theta-trapezoidal step: q1 (from x) and, given x*, q2 (from x*)."""
+    h = t - s
+    R_t = oracle.reverse_rates(t, X) if R_t is None else R_t
+    q1 = _jump_kernel(X, _exp_jump(R_t, theta * h))
+    if Xstar is None:
+        return q1, None, R_t
+    a1 = 1.0 / (2 * theta * (1 - theta))
+    a2 = ((1 - theta) ** 2 + theta**2) / (2 * theta * (1 - theta))
+    R_mid = oracle.reverse_rates(t - theta * h, Xstar)
+    # jumps are indexed by (site i, new value b): combine the intensities of the same jump
+    R2 = np.clip(a1 * R_mid - a2 * R_t, 0.0, None)
+    np.put_along_axis(R2, Xstar[:, :, None], 0.0, axis=2)
+    q2 = _jump_kernel(Xstar, _exp_jump(R2, (1 - theta) * h))
+    return q1, q2, R_t
+
+
+def trapezoidal_step(oracle, t, s, X, rng, theta):
+    q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+    Xs = draw(q1, rng)
+    _, q2, _ = trapezoidal_kernels(oracle, t, s, X, Xs, theta, R_t=R_t)
+    Xn = draw(q2, rng)
+    return (Xs, Xn), log_kernel(q1, Xs) + log_kernel(q2, Xn)
+
+
+def rate_bound(oracle, t, s) -> float | None:
+    """A bound on the total reverse rate on [s, t] for Flip and Mask noise (None otherwise).
+
+    Flip (d states, rate g): s_u(x)_{i,b} <= (1 - p_s)(d - 1) / p_s with p_u the flip probability, so
+    the total rate <= N beta_max g (d - 1)(1 - p_s) / p_s. Mask: a masked site's total reverse rate is
+    beta g alpha_u / (1 - alpha_u) <= beta_max g alpha_s / (1 - alpha_s). Infinite at s = 0.
+    """
+    from ..noise import Flip
+
+    noise = oracle.noise
+    beta_max = max(noise.beta(t), noise.beta(s), noise.beta(0.5 * (t + s)))
+    if s <= 0:
+        return np.inf
+    if isinstance(noise, Flip):
+        d, g = noise.d, noise.rate
+        p = (d - 1) / d * -np.expm1(-d * g * noise.sigma(s) / (d - 1))
+        return oracle.n_sites * beta_max * g * (d - 1) * (1 - p) / p
+    if isinstance(noise, Mask):
+        g = noise.rate
+        alpha = np.exp(-g * noise.sigma(s))
+        return oracle.n_sites * beta_max * g * alpha / (1 - alpha)
+    return None
+
+
+def _uniformization_interval(oracle, t, s, X, rng, safety, counters):
+    """Each walker has its own Poisson(lambda h) clock (independent samples); one oracle call per event."""
+    lam = rate_bound(oracle, t, s)
+    if lam is None:  # no analytic bound: a probed one, with violations counted
+        probe = [t, 0.5 * (t + s)] + ([s] if s > 0 else [])
+        lam = safety * max(max(oracle.reverse_rates(u, X).sum(axis=(1, 2)).max() for u in probe), 1e-12)
+    if not np.isfinite(lam):
+        raise ValueError("uniformization needs a grid ending at delta > 0 (the reverse rates are unbounded at t = 0)")
+    for r in range(X.shape[0]):
+        k = rng.poisson(lam * (t - s))
+        for tau in np.sort(rng.uniform(s, t, size=k))[::-1]:  # event times in reverse time order
+            R = oracle.reverse_rates(tau, X[r : r + 1])[0]
+            total = R.sum()
+            if total > lam:
+                counters["bound_violations"] = counters.get("bound_violations", 0) + 1
+            if rng.random() * lam < total:
+                flat = R.ravel()
+                pick = int(np.searchsorted(np.cumsum(flat), rng.random() * total, side="right"))
+                site, state = np.divmod(min(pick, flat.size - 1), R.shape[1])
+                X[r, site] = state
+    return X
+
+
+def _first_hitting_interval(oracle, t, s, X, rng):
+    noise = oracle.noise
+    if not isinstance(noise, Mask):
+        raise ValueError("the first-hitting sampler needs tnddm.noise.Mask noise")
+    m = noise.mask_state
+    X = X.copy()
+    alpha = lambda u: np.exp(-noise.sigma(u))  # noqa: E731
+    for r in range(X.shape[0]):
+        cur = t
+        while True:
+            masked = np.flatnonzero(X[r] == m)
+            if masked.size == 0:
+                break
+            # next unmasking time: (1 - alpha_tau) = (1 - alpha_cur) U^(1/m)
+            target = 1 - (1 - alpha(cur)) * rng.random() ** (1.0 / masked.size)
+            tau = _invert_alpha(noise, target, s, cur)
+            if tau <= s:
+                break
+            i = masked[rng.integers(masked.size)]
+            probs = np.clip(oracle.score(tau, X[r : r + 1])[0, i], 0.0, None)
+            probs[m] = 0.0
+            X[r, i] = rng.choice(probs.size, p=probs / probs.sum())
+            cur = tau
+    return X
+
+
+def _invert_alpha(noise, target_alpha, lo, hi):
+    """The time u in (lo, hi] with exp(-sigma(u)) = target_alpha (bisection; lo if below range)."""
+    if np.exp(-noise.sigma(lo)) <= target_alpha:
+        return lo
+    a, b = lo, hi
+    for _ in range(60):
+        mid = 0.5 * (a + b)
+        if np.exp(-noise.sigma(mid)) > target_alpha:
+            a = mid
+        else:
+            b = mid
+    return 0.5 * (a + b)
