@@ -120,3 +120,21 @@ def test_grids_and_bad_input():
         sample("masked", o, 10, time_grid(2, 1.0))
     with pytest.raises(ValueError, match="delta > 0"):
         sample("uniformization", o, 2, time_grid(2, 1.0))
+
+
+def test_validate_command_reports_exact_metrics(tmp_path, capsys):
+    import json
+
+    from tnddm.cli import main
+
+    png = tmp_path / "kl.png"
+    card = tmp_path / "chain.toml"
+    card.write_text("[model]\nkind = 'ising_chain'\nn_sites = 6\nbeta = 0.5\n[validate]\nsampler = 'euler'\n")
+    try:
+        main(["validate", str(card), "--steps", "4,8", "--plot", str(png), "--json"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exact_metrics"] and len(out["results"]) == 2
+    assert out["results"][1]["kl_exact_sampler"] < out["results"][0]["kl_exact_sampler"]
+    assert png.stat().st_size > 0
