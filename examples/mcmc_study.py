@@ -5,7 +5,7 @@ Ising cylinder (8 x 16 at beta in {0.3, beta_c, 0.6}), proposals are the exact m
 truncated to bond chi in {4, 8, 16} (tnddm.mcmc.truncate, lumped: a valid distribution with
 exact log-probabilities covering the target). For each proposal, connected moves (noise for
 time T, denoise exactly) at several T and disconnected moves (independent proposals) are run,
-and the acceptance, the integrated autocorrelation time of the energy (in MH steps) and the
+and the acceptance, the integrated autocorrelation time of the energy (Ising) or area (Fredkin), in MH steps, and the
 effective samples per second are written as a table (table.md, results.json) and plots
 (<system>.png) in the output folder.
 
@@ -53,29 +53,30 @@ def main(argv=None):
     steps = args.steps or (40 if args.quick else 400)
     walkers = args.walkers or (16 if args.quick else 64)
     burn_in = steps // 10
-    results, lines = [], ["| system | chi | scheme | T | acceptance | tau (energy) | ESS/s | energy |",
-                          "|---|---|---|---|---|---|---|---|"]
+    results, lines = [], ["| system | chi | scheme | T | acceptance | observable | tau | ESS/s | mean |",
+                          "|---|---|---|---|---|---|---|---|---|"]
     seeds = iter(np.random.SeedSequence(args.seed).spawn(1000))
     start = time.perf_counter()
     for name, model in systems(args.quick):
+        observable = "area" if "area" in model.statistics(model.sample(1, seed=0)[0]) else "energy"
         exact = model.mps()
         plot_rows = []
         for chi in chis:
             P = truncate(exact, chi)
             rows = []
             for scheme in ("connected", "disconnected"):
-                rows += scan_T(model, P, Ts, scheme, n_steps=steps, n_walkers=walkers, observable="energy",
+                rows += scan_T(model, P, Ts, scheme, n_steps=steps, n_walkers=walkers, observable=observable,
                                seed=next(seeds), burn_in=burn_in)
             for r in rows:
                 r.pop("chain")
                 r.update(system=name, chi=chi, group=f"chi={chi}")
                 T_text = "-" if np.isnan(r["T"]) else f"{r['T']:g}"
-                lines.append(f"| {name} | {chi} | {r['scheme']} | {T_text} | {r['acceptance']:.3f} | {r['tau']:.3g} | "
+                lines.append(f"| {name} | {chi} | {r['scheme']} | {T_text} | {r['acceptance']:.3f} | {observable} | {r['tau']:.3g} | "
                              f"{r['ess_per_second']:.3g} | {r['mean']:.5g} ± {r['stderr']:.2g} |")
                 print(lines[-1], flush=True)
             results += rows
             plot_rows += rows
-        plot_scan(plot_rows, out / f"{name}.png", title=f"{name}: acceptance and tau of the energy")
+        plot_scan(plot_rows, out / f"{name}.png", title=f"{name}: acceptance and tau of the {observable}")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(
         {"chis": chis, "T": Ts, "steps": steps, "walkers": walkers, "burn_in": burn_in, "seed": args.seed,

@@ -40,7 +40,7 @@ def command(card, sampler, steps, T, delta, grid, n_samples, seed, plot, overrid
     histograms of the model's statistics against exact samples.
     """
     from ..lattice import from_spec
-    from ..validate import ExactOracle, histogram_tv, output_law, path_kl_exact, path_kl_mc, sample, time_grid
+    from ..validate import ExactOracle, histogram_tv, output_law, path_kl_exact, sample, time_grid
     from ..validate.samplers import PRODUCT_SAMPLERS
 
     card = resolve_card(card, overrides)
