@@ -24,6 +24,8 @@ import time
 import numba
 import numpy as np
 
+from ..lattice.fredkin import heights, is_dyck  # noqa: F401  (is_dyck re-exported)
+from ..lattice.ising import lattice_bonds
 from .._checks import as_configs, check_positive_int
 from ..rng import as_generator
 from .chain import Chain, record_observables
@@ -141,17 +143,7 @@ class IsingGeometry:
             raise ValueError(f"a periodic column needs width >= 3; got width = {width}")
         self.length, self.width, self.periodic = length, width, bool(periodic)
         self.n_sites = length * width
-        edges = []
-        for c in range(length):
-            for r in range(width):
-                n = c * width + r
-                if c + 1 < length:
-                    edges.append((n, n + width))
-                if r + 1 < width:
-                    edges.append((n, n + 1))
-                elif periodic:
-                    edges.append((n, c * width))
-        self.edges = np.array(edges, dtype=np.int64).reshape(-1, 2)
+        self.edges = lattice_bonds(length, width, periodic)
         deg = np.bincount(self.edges.ravel(), minlength=self.n_sites)
         nbr = np.full((self.n_sites, max(1, deg.max())), -1, dtype=np.int64)
         fill = np.zeros(self.n_sites, dtype=np.int64)
@@ -184,15 +176,9 @@ class IsingGeometry:
 
 
 def fredkin_statistics(X) -> dict:
-    """Area A = sum_i h_i, height at the middle and total height squared of Dyck paths X."""
-    h = np.cumsum(2 * np.asarray(X, dtype=np.int64) - 1, axis=1)
+    """Area A = sum_i h_i and the height at the middle of Dyck paths X."""
+    h = heights(X)
     return {"area": h.sum(axis=1).astype(float), "mid_height": h[:, X.shape[1] // 2 - 1].astype(float)}
-
-
-def is_dyck(X) -> np.ndarray:
-    """True for rows that are Dyck paths (all heights >= 0, final height 0)."""
-    h = np.cumsum(2 * np.asarray(X, dtype=np.int64) - 1, axis=1)
-    return (h.min(axis=1) >= 0) & (h[:, -1] == 0)
 
 
 # ---- drivers ------------------------------------------------------------------------------------
