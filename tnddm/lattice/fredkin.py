@@ -76,8 +76,9 @@ class Fredkin(LatticeModel):
         return out
 
     def mean_heights(self) -> np.ndarray:
-        """Exact <h_i>, i = 1..N."""
-        return np.array([self.height_distribution(i) @ np.arange(self.n_sites // 2 + 1) for i in range(1, self.n_sites + 1)])
+        """Exact <h_i>, i = 1..N (one forward pass)."""
+        dists = self.automaton.state_distributions()[1:]
+        return np.array([p @ np.arange(p.size) for p in dists])
 
     def _exact_observables(self) -> dict:
         profile = self.mean_heights()

@@ -121,9 +121,8 @@ class Ising(_GridModel):
         bond = lambda i, w: np.sum([(2.0 * w[:, -1 - k] - 1) * (2.0 * w[:, -1] - 1) for k in self.back[i]], axis=0) \
             if self.back[i] else np.zeros(len(w))  # noqa: E731
         b1, _ = self.automaton.local_moments(self._local_table(bond))
-        return {
+        out = {
             "log_z": self.log_z(),
-            "free_energy_per_site": -self.log_z() / (self.beta * N) if self.beta > 0 else float("-inf"),
             "energy_per_site": e1 / N,
             "specific_heat_per_site": self.beta**2 * (e2 - e1**2) / N,
             "magnetisation": m1 / N,
@@ -131,6 +130,9 @@ class Ising(_GridModel):
             "nn_correlation": b1 / len(self.bonds),
             "entropy": self.log_z() + self.beta * e1,
         }
+        if self.beta > 0:  # f = -log Z / (beta N) is undefined at infinite temperature
+            out["free_energy_per_site"] = -self.log_z() / (self.beta * N)
+        return out
 
     def _params(self):
         return {"length": self.length, "width": self.width, "beta": self.beta, "J": self.J, "h": self.h}
