@@ -143,10 +143,14 @@ def _ordinal_kernel(X, mean_jumps, max_count: int = 12):
     return q / q.sum(axis=2, keepdims=True)
 
 
-def draw(q, rng) -> np.ndarray:
-    """One categorical draw per (sample, site) from q (n, N, d)."""
-    c = np.cumsum(q, axis=2)
-    u = rng.random(q.shape[:2])[:, :, None] * c[:, :, -1:]
+def draw(q, rng, precision=np.float64) -> np.ndarray:
+    """One categorical draw per (sample, site) from q (n, N, d), inverse CDF in the given precision.
+
+    precision=np.float32 reproduces the float32 categorical sampling of GPU code (cumulative sums
+    and uniforms rounded to 24-bit mantissas), whose bias the examples measure.
+    """
+    c = np.cumsum(q.astype(precision), axis=2)
+    u = rng.random(q.shape[:2], dtype=np.dtype(precision).type)[:, :, None] * c[:, :, -1:]
     return np.minimum((c <= u).sum(axis=2), q.shape[2] - 1)
 
 
@@ -162,12 +166,13 @@ def prior(oracle: ScoreOracle) -> np.ndarray:
 
 
 def sample(name: str, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool = False, theta: float = 0.5,
-           safety: float = 2.0, start: str = "prior") -> SamplerResult:
+           safety: float = 2.0, start: str = "prior", precision=np.float64) -> SamplerResult:
     """Run sampler `name` on the decreasing grid `times`; returns a SamplerResult.
 
     start="prior": x_T from the noise's stationary law (what a practitioner does); start="exact":
     x_T ~ P_T exactly (needs an ExactOracle), isolating the discretisation error.
     "exact_kernel" denoises with the exact reverse kernel (tnddm.Diffusion.denoise) on the grid.
+    precision: float type of the categorical draws of product-form samplers (np.float32 or np.float64).
     """
     if name not in SAMPLERS:
         raise ValueError(f"sampler must be one of {SAMPLERS}; got {name!r}")
@@ -195,7 +200,7 @@ def sample(name: str, oracle: ScoreOracle, n: int, times, seed=None, keep_path: 
     for t, s in zip(times[:-1], times[1:]):
         if name in PRODUCT_SAMPLERS:
             q = kernel(name, oracle, t, s, X, counters)
-            Xn = draw(q, rng)
+            Xn = draw(q, rng, precision)
             log_q = log_q + log_kernel(q, Xn)
             X = Xn
             if keep_path:
