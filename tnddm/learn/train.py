@@ -132,7 +132,7 @@ class Trainer:
 
     model:      initial ProbMPS (or its cores); the trainer keeps its own copy.
     method:     'adam' (all cores, mini-batches) or 'sweep' (two-site EM + NMF split, adaptive bond).
-    lr, betas:  Adam step size and moment decays (adam). batch_size: mini-batch (adam) or the data
+    lr, betas:  Adam step size and moment decays (adam); the step size is lr * lr_decay**epoch. batch_size: mini-batch (adam) or the data
                 subset used per sweep (sweep; None = all data).
     chi_max, cutoff, em_steps, nmf_steps, floor: sweep settings (module docstring).
     seed:       shuffles and subsets; the generator state is part of the checkpointed state.
@@ -140,7 +140,7 @@ class Trainer:
 
     def __init__(self, model, method: str = "adam", lr: float = 0.05, batch_size: int | None = 256,
                  chi_max: int = 16, cutoff: float = 1e-6, em_steps: int = 4, nmf_steps: int = 60,
-                 floor: float = 1e-8, betas=(0.9, 0.999), seed=None):
+                 floor: float = 1e-8, betas=(0.9, 0.999), lr_decay: float = 1.0, seed=None):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         if not (np.isfinite(lr) and lr > 0):
@@ -149,6 +149,8 @@ class Trainer:
             raise ValueError(f"batch_size must be >= 1 or None; got {batch_size}")
         if check_positive_int(chi_max, "chi_max") < 1:
             raise ValueError(f"chi_max must be >= 1; got {chi_max}")
+        if not 0 < lr_decay <= 1:
+            raise ValueError(f"lr_decay must lie in (0, 1]; got {lr_decay}")
         if not 0 <= cutoff < 1:
             raise ValueError(f"cutoff must lie in [0, 1); got {cutoff}")
         if not 0 <= floor < 1:
@@ -160,7 +162,8 @@ class Trainer:
         self.n_sites, self.d = len(self.cores), self.cores[0].shape[1]
         self.config = {"method": method, "lr": float(lr), "batch_size": batch_size, "chi_max": int(chi_max),
                        "cutoff": float(cutoff), "em_steps": int(em_steps), "nmf_steps": int(nmf_steps),
-                       "floor": float(floor), "betas": [float(b) for b in betas]}
+                       "floor": float(floor), "betas": [float(b) for b in betas],
+                       "lr_decay": float(lr_decay)}
         self.rng = as_generator(seed)
         self.m = [np.zeros_like(A) for A in self.cores]
         self.v = [np.zeros_like(A) for A in self.cores]
@@ -177,7 +180,8 @@ class Trainer:
     def adam_step(self, X) -> float:
         """One Adam step on theta = log A with the exact gradient on batch X; returns the batch NLL before it."""
         value, grads = nll_and_grad(self.cores, X)
-        lr, (b1, b2) = self.config["lr"], self.config["betas"]
+        lr = self.config["lr"] * self.config["lr_decay"] ** self.epoch
+        b1, b2 = self.config["betas"]
         self.step_count += 1
         t = self.step_count
         for i, (A, gA) in enumerate(zip(self.cores, grads)):
@@ -292,7 +296,7 @@ class Trainer:
             cfg = dict(meta["config"])
             tr = cls(cores, method=cfg["method"], lr=cfg["lr"], batch_size=cfg["batch_size"], chi_max=cfg["chi_max"],
                      cutoff=cfg["cutoff"], em_steps=cfg["em_steps"], nmf_steps=cfg["nmf_steps"], floor=cfg["floor"],
-                     betas=tuple(cfg["betas"]))
+                     betas=tuple(cfg["betas"]), lr_decay=cfg.get("lr_decay", 1.0))
             tr.m = [np.array(arrays[f"adam_m_{i:04d}"]) for i in range(N)]
             tr.v = [np.array(arrays[f"adam_v_{i:04d}"]) for i in range(N)]
             tr.step_count, tr.epoch = int(meta["step_count"]), int(meta["epoch"])

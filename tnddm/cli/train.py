@@ -1,0 +1,143 @@
+"""`tnddm train`: learn an MPS of a card's model from a sample file (--data) or by the Monte Carlo loop (--loop)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .. import __version__
+from .common import card_argument, emit_summary, json_option, progress_option, resolve_card, set_option, show_progress
+
+DEFAULTS = {"method": "adam", "chi_max": 16, "lr": 0.03, "lr_decay": 1.0, "batch_size": 512, "epochs": 50,
+            "rounds": 100, "walkers": 512, "mh_steps": 4, "moves": "mixed", "T": 0.3, "connected_prob": 0.5,
+            "local_sweeps": 0, "epochs_per_round": 2, "buffer_rounds": 32, "anneal_start": None,
+            "anneal_rounds": 20, "kl_samples": 2000, "seed": 0, "cutoff": 1e-6, "em_steps": 4}
+
+
+def _settings(card: dict, **given) -> dict:
+    opts = dict(DEFAULTS)
+    table = card.get("train", {})
+    unknown = sorted(set(table) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"train.{unknown[0]} is not a train setting (expected some of {sorted(DEFAULTS)})")
+    opts.update(table)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return opts
+
+
+def _trainer(opts, model_n, d):
+    from ..learn import Trainer
+    from ..mps import ProbMPS
+
+    chi0 = int(opts["chi_max"]) if opts["method"] == "adam" else 1
+    init = ProbMPS.random(model_n, chi0, d=d, seed=int(opts["seed"]))
+    return Trainer(init, method=opts["method"], lr=float(opts["lr"]), lr_decay=float(opts["lr_decay"]),
+                   batch_size=opts["batch_size"], chi_max=int(opts["chi_max"]), cutoff=float(opts["cutoff"]),
+                   em_steps=int(opts["em_steps"]), seed=int(opts["seed"]) + 1)
+
+
+@click.command()
+@card_argument
+@click.option("--data", type=click.Path(dir_okay=False), default=None,
+              help="Train on the configurations in this .npz (array 'samples', e.g. from `tnddm sample`).")
+@click.option("--loop", "use_loop", is_flag=True, help="Train by the Monte Carlo loop (walkers proposed by the model).")
+@click.option("--method", type=click.Choice(["adam", "sweep"]), default=None, help="Optimiser [card: train.method, else adam].")
+@click.option("--chi-max", type=int, default=None, help="Bond dimension (adam) or its maximum (sweep) [train.chi_max, else 16].")
+@click.option("--epochs", type=int, default=None, help="Total epochs on --data [train.epochs, else 50].")
+@click.option("--rounds", type=int, default=None, help="Total rounds of the loop [train.rounds, else 100].")
+@click.option("--lr", type=float, default=None, help="Adam step size [train.lr, else 0.03].")
+@click.option("--seed", type=int, default=None, help="Random seed [train.seed, else 0].")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Write the full training state here (.npz) after every epoch / round.")
+@click.option("--resume", is_flag=True, help="Continue from --checkpoint if it exists (same result as an uninterrupted run).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the training curves.")
+@set_option
+@json_option
+@progress_option
+def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, checkpoint, resume, plot, overrides,
+            as_json, progress):
+    """Learn a non-negative MPS P_theta of CARD's model (a ProbMPS usable by sample / mcmc / validate).
+
+    With --data: maximum likelihood on the file's configurations. With --loop: rounds of
+    Metropolis-Hastings with moves proposed by P_theta, each followed by NLL epochs on the walkers
+    (optional annealing from train.anneal_start). Reports NLL, acceptance and KL(pi || P_theta)
+    estimated with exact samples of the card's model.
+    """
+    from ..io.checkpoint import load_checkpoint, save_checkpoint
+    from ..io.files import load_samples
+    from ..lattice import from_spec
+    from ..learn import Trainer, TrainingLoop, plot_history
+
+    if (data is None) == (not use_loop):
+        raise ValueError("give exactly one of --data FILE or --loop")
+    if resume and checkpoint is None:
+        raise ValueError("--resume needs --checkpoint PATH")
+    card = resolve_card(card, overrides)
+    opts = _settings(card, method=method, chi_max=chi_max, epochs=epochs, rounds=rounds, lr=lr, seed=seed)
+    model = from_spec(card["model"])
+    bar = show_progress(progress)
+    start = time.perf_counter()
+    meta_extra = {"card": card.get("source"), "model": model.to_spec()}
+
+    def save(state_obj):
+        if checkpoint is not None:
+            arrays, meta = state_obj.state()
+            meta.update(meta_extra)
+            save_checkpoint(checkpoint, arrays, meta)
+
+    resumed = bool(resume and Path(checkpoint).is_file())
+    if use_loop:
+        total = int(opts["rounds"])
+        if resumed:
+            arrays, meta = load_checkpoint(checkpoint)
+            if meta.get("kind") != "loop":
+                raise ValueError(f"checkpoint {checkpoint!r} holds a {meta.get('kind')!r} state, not a loop state")
+            loop = TrainingLoop.from_state(arrays, meta, target=model)
+        else:
+            anneal = None if opts["anneal_start"] is None else {"start": float(opts["anneal_start"]),
+                                                                 "rounds": int(opts["anneal_rounds"])}
+            loop = TrainingLoop(model, _trainer(opts, model.n_sites, model.d), walkers=int(opts["walkers"]),
+                                mh_steps=int(opts["mh_steps"]), moves=opts["moves"], T=float(opts["T"]),
+                                connected_prob=float(opts["connected_prob"]), local_sweeps=int(opts["local_sweeps"]),
+                                epochs_per_round=int(opts["epochs_per_round"]), buffer_rounds=int(opts["buffer_rounds"]),
+                                anneal=anneal, kl_samples=int(opts["kl_samples"]), seed=int(opts["seed"]) + 2)
+        if total > loop.round:
+            loop.run(total - loop.round, progress=bar, callback=save)
+        history, trainer = loop.history, loop.trainer
+        summary = {"mode": "loop", "rounds": loop.round, "acceptance": history["acceptance"][-1] if history["acceptance"] else None,
+                   "acceptance_connected": history["acceptance_connected"][-1] if history["round"] else None,
+                   "acceptance_disconnected": history["acceptance_disconnected"][-1] if history["round"] else None,
+                   "nll": history["nll"][-1] if history["nll"] else None}
+        kl_model = loop
+    else:
+        X = np.asarray(load_samples(data)["samples"]) if Path(data).suffix in (".npz", ".h5", ".hdf5") else None
+        if X is None:
+            raise ValueError(f"--data must be a .npz (or .h5) file with an array 'samples'; got {data!r}")
+        total = int(opts["epochs"])
+        if resumed:
+            arrays, meta = load_checkpoint(checkpoint)
+            if meta.get("kind") != "trainer":
+                raise ValueError(f"checkpoint {checkpoint!r} holds a {meta.get('kind')!r} state, not a trainer state")
+            trainer = Trainer.from_state(arrays, meta)
+        else:
+            trainer = _trainer(opts, model.n_sites, model.d)
+        if total > trainer.epoch:
+            trainer.fit(X, total - trainer.epoch, progress=bar, callback=save)
+        history = trainer.history
+        summary = {"mode": "data", "epochs": trainer.epoch, "n_data": int(X.shape[0]),
+                   "nll": history["nll"][-1] if history["nll"] else None}
+        kl_model = None
+    P = trainer.model
+    summary.update({"method": trainer.config["method"], "max_bond": max(P.bond_dims), "seconds": time.perf_counter() - start,
+                    "resumed": resumed, "checkpoint": checkpoint, "tnddm_version": __version__})
+    if int(opts["kl_samples"]) > 1:
+        Xk, logp = model.sample(int(opts["kl_samples"]), seed=12345)
+        diff = logp - P.log_prob(Xk)
+        summary["kl"] = float(diff.mean())
+        summary["kl_stderr"] = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    del kl_model
+    if plot:
+        plot_history(history, plot, title=f"{card.get('name', model.kind)}: {summary['mode']} training")
+    emit_summary(summary, as_json)
