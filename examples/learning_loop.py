@@ -6,7 +6,8 @@ connected + disconnected moves proposed by P_theta, NLL epochs on the walkers; I
 from 0, Fredkin adds local exchange moves) for a wall-clock budget, then reports
 KL(pi || P_theta) (exact samples of pi), the acceptance of disconnected moves (a separate MH run
 with P_theta as an independent proposal) and the training time. Writes table.md, results.json and
-curves.png to OUT_DIR; --save DIR also writes the trained checkpoints (DIR/<system>_chi<chi>.npz).
+curves.png to OUT_DIR; --save DIR also writes the trained models (DIR/<system>_chi<chi>.npz,
+tnddm.io.checkpoint.save_model: cores and metadata, readable with load_model).
 
     python examples/learning_loop.py OUT_DIR --save models      # the full study (~8 min per run)
     python examples/learning_loop.py OUT_DIR --quick            # small systems, under a minute
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import tnddm
-from tnddm.io.checkpoint import save_checkpoint
+from tnddm.io.checkpoint import save_model
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.learn import Trainer, TrainingLoop
 from tnddm.mcmc import MetropolisHastings
@@ -91,9 +93,9 @@ def main(argv=None):
             histories[f"{name} chi={chi}"] = loop.history
             print(json.dumps(row), flush=True)
             if args.save:
-                arrays, meta = loop.state()
-                meta.update({"result": row, "command": "python examples/learning_loop.py " + " ".join(argv or [])})
-                save_checkpoint(Path(args.save) / f"{name}_chi{chi}.npz", arrays, meta)
+                meta = {"result": row, "model": model.to_spec(), "loop": loop.config, "trainer": loop.trainer.config,
+                        "command": "python examples/learning_loop.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+                save_model(Path(args.save) / f"{name}_chi{chi}.npz", loop.trainer.model, meta)
     lines = ["| system | chi | rounds | KL(pi or P) | disconnected acceptance | training time (s) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
