@@ -110,7 +110,6 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
                    "acceptance_connected": history["acceptance_connected"][-1] if history["round"] else None,
                    "acceptance_disconnected": history["acceptance_disconnected"][-1] if history["round"] else None,
                    "nll": history["nll"][-1] if history["nll"] else None}
-        kl_model = loop
     else:
         X = np.asarray(load_samples(data)["samples"]) if Path(data).suffix in (".npz", ".h5", ".hdf5") else None
         if X is None:
@@ -128,7 +127,6 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
         history = trainer.history
         summary = {"mode": "data", "epochs": trainer.epoch, "n_data": int(X.shape[0]),
                    "nll": history["nll"][-1] if history["nll"] else None}
-        kl_model = None
     P = trainer.model
     summary.update({"method": trainer.config["method"], "max_bond": max(P.bond_dims), "seconds": time.perf_counter() - start,
                     "resumed": resumed, "checkpoint": checkpoint, "tnddm_version": __version__})
@@ -137,7 +135,6 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
         diff = logp - P.log_prob(Xk)
         summary["kl"] = float(diff.mean())
         summary["kl_stderr"] = float(diff.std(ddof=1) / np.sqrt(len(diff)))
-    del kl_model
     if plot:
         plot_history(history, plot, title=f"{card.get('name', model.kind)}: {summary['mode']} training")
     emit_summary(summary, as_json)
