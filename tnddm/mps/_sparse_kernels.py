@@ -273,3 +273,38 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
         for t in range(m):
             sign[s0 + t] = np.sign(r[0, t])
             logv[s0 + t] = logs[t]
+
+
+@njit(parallel=True, cache=True)
+def sample_markov(nxt_flat, W_flat, logW_flat, core_off, d, u, X, logp, block=256):
+    """Sampling of a k = 1 automaton in the Markov gauge (rows of W are probabilities, no tilts).
+
+    x_i = first x with sum_{y <= x} W[a, y] > u (inverse CDF), a <- nxt[a, x_i],
+    logp += log W[a, x_i] (precomputed logs): a few memory reads per site and sample.
+    """
+    n, N = u.shape
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        s1 = min(n, s0 + block)
+        state = np.zeros(s1 - s0, dtype=np.int64)
+        lp = np.zeros(s1 - s0)
+        for i in range(N):
+            off = core_off[i]
+            for s in range(s0, s1):
+                base = off + state[s - s0] * d
+                target = u[s, i]
+                cum = 0.0
+                sel = -1
+                for y in range(d):
+                    w = W_flat[base + y]
+                    if w > 0.0:
+                        sel = y
+                        cum += w
+                        if cum > target:
+                            break
+                X[s, i] = sel
+                lp[s - s0] += logW_flat[base + sel]
+                state[s - s0] = nxt_flat[base + sel]
+        for s in range(s0, s1):
+            logp[s] = lp[s - s0]

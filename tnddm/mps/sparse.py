@@ -66,6 +66,7 @@ class SparseMPS(MPSBase):
         self._log_norm_cache = None
         self._shared_right = None
         self._flat = None
+        self._log_weights = None
         # Markov gauge: every row sums to 1 (or is dead), so every right environment is constant
         sums = [W.sum(axis=(1, 2)) for W in W_list]
         self._markov = all(np.all((np.abs(t - 1) < 1e-12) | (t == 0)) for t in sums)
@@ -195,6 +196,12 @@ class SparseMPS(MPSBase):
             R = self._right_sweep_block(w, store=True)[2]
         X = np.empty(u.shape, dtype=np.int64)
         logp = np.empty(u.shape[0])
+        if tilts is None and self._markov and self.k == 1:  # transition probabilities: the fastest path
+            if self._log_weights is None:
+                with np.errstate(divide="ignore"):
+                    self._log_weights = np.log(W)
+            kern.sample_markov(nxt, W, self._log_weights, core_off, self.d, np.ascontiguousarray(u), X, logp, 1024)
+            return X, logp
         use_r = tilts is not None or not self._markov  # Markov-gauge cores: all right environments are equal
         kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp, use_r)
         X, logp = X[:n], logp[:n]
