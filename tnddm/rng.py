@@ -21,3 +21,13 @@ def spawn_seeds(seed, n: int) -> list[np.random.SeedSequence]:
         return seed.bit_generator.seed_seq.spawn(n)
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     return ss.spawn(n)
+
+
+def generator_from_state(state: dict) -> np.random.Generator:
+    """A Generator restored from bit_generator.state (as saved in checkpoints): same stream onward."""
+    try:
+        gen = np.random.Generator(getattr(np.random, state["bit_generator"])())
+    except (KeyError, AttributeError, TypeError):
+        raise ValueError(f"not a numpy bit generator state: {str(state)[:80]}") from None
+    gen.bit_generator.state = state
+    return gen

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .._checks import as_configs, check_positive_int
-from ..rng import as_generator
+from ..rng import as_generator, generator_from_state
 from .train import Trainer
 
 ANNEAL_PARAMETER = {"fredkin": "c", "ising_chain": "beta", "ising_cylinder": "beta", "ising_strip": "beta",
@@ -225,8 +225,7 @@ class TrainingLoop:
             loop.walkers = np.asarray(arrays["walkers"], dtype=np.int64)
             loop.round = int(meta["round"])
             loop.history = {k: list(v) for k, v in meta["history"].items()}
-            loop.rng = np.random.Generator(getattr(np.random, meta["rng_state"]["bit_generator"])())
-            loop.rng.bit_generator.state = meta["rng_state"]
+            loop.rng = generator_from_state(meta["rng_state"])
         except KeyError as exc:
             raise ValueError(f"loop state is missing field {exc.args[0]!r}") from None
         return loop

@@ -28,7 +28,7 @@ import numpy as np
 from .._checks import as_configs, check_positive_int
 from ..mps import ProbMPS
 from ..mps.base import normalise_rows
-from ..rng import as_generator
+from ..rng import as_generator, generator_from_state
 from .nll import (_select_left, _select_right, cores_of, data_left_envs, data_right_envs, log_norm, log_weights,
                   nll_and_grad, norm_envs)
 
@@ -301,8 +301,7 @@ class Trainer:
             tr.v = [np.array(arrays[f"adam_v_{i:04d}"]) for i in range(N)]
             tr.step_count, tr.epoch = int(meta["step_count"]), int(meta["epoch"])
             tr.history = {k: list(v) for k, v in meta["history"].items()}
-            tr.rng = np.random.Generator(getattr(np.random, meta["rng_state"]["bit_generator"])())
-            tr.rng.bit_generator.state = meta["rng_state"]
+            tr.rng = generator_from_state(meta["rng_state"])
         except KeyError as exc:
             raise ValueError(f"trainer state is missing field {exc.args[0]!r}") from None
         return tr
