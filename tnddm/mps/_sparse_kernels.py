@@ -308,3 +308,53 @@ def sample_markov(nxt_flat, W_flat, logW_flat, core_off, d, u, X, logp, block=25
                 state[s - s0] = nxt_flat[base + sel]
         for s in range(s0, s1):
             logp[s] = lp[s - s0]
+
+
+@njit(cache=True, inline="always")
+def _splitmix64(state):
+    """One SplitMix64 step: returns (new state, 64-bit output)."""
+    state = state + np.uint64(0x9E3779B97F4A7C15)
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return state, z ^ (z >> np.uint64(31))
+
+
+@njit(parallel=True, cache=True)
+def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, XT, logp, block=1024):
+    """As sample_markov, with each sample's uniforms from its own SplitMix64 stream seeded by seeds[s].
+
+    Saves generating and reading an (n, N) array of uniforms; seeds come from the caller's numpy
+    Generator (one 64-bit seed per sample), so results depend only on that Generator. Samples go
+    in blocks with the site loop outside, so a site's table stays in cache for the block; the
+    states are written transposed, XT (N, n), so that those writes are contiguous.
+    """
+    n = seeds.shape[0]
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        s1 = min(n, s0 + block)
+        rng_state = seeds[s0:s1].copy()
+        state = np.zeros(s1 - s0, dtype=np.int64)
+        lp = np.zeros(s1 - s0)
+        for i in range(N):
+            off = core_off[i]
+            for j in range(s1 - s0):
+                st, z = _splitmix64(rng_state[j])
+                rng_state[j] = st
+                target = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                base = off + state[j] * d
+                cum = 0.0
+                sel = -1
+                for y in range(d):
+                    w = W_flat[base + y]
+                    if w > 0.0:
+                        sel = y
+                        cum += w
+                        if cum > target:
+                            break
+                XT[i, s0 + j] = sel
+                lp[j] += logW_flat[base + sel]
+                state[j] = nxt_flat[base + sel]
+        for j in range(s1 - s0):
+            logp[s0 + j] = lp[j]

@@ -272,12 +272,20 @@ class MPSBase:
             from tqdm.auto import tqdm
 
             starts = tqdm(starts, total=-(-n // bs) if n else 0, desc="sampling", unit="batch")
+        seeded = per_sample is None and model._samples_from_seeds()
         for a in starts:
             b = min(a + bs, n)
+            if seeded:  # the kernel draws its own uniforms from one 64-bit seed per sample
+                X[a:b], logp[a:b] = model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64))
+                continue
             u = rng.random((b - a, N))
             w = None if per_sample is None else per_sample[a:b]
             X[a:b], logp[a:b] = model._sample_chunk(u, w)
         return X, logp
+
+    def _samples_from_seeds(self) -> bool:
+        """True when unconditional sampling draws its uniforms inside the kernel (see _sample_chunk_seeded)."""
+        return False
 
     def _default_batch(self, per_sample: bool) -> int:
         """Samples per chunk: per-sample environments hold sum_i chi_i floats each (budget 1 GiB)."""

@@ -181,6 +181,24 @@ class SparseMPS(MPSBase):
         kern.path_log_weight(nxt, W, core_off, self.d, X, out)
         return out - self.log_norm()
 
+    def _samples_from_seeds(self) -> bool:
+        """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
+        return self._markov and self.k == 1
+
+    def _logw(self):
+        if self._log_weights is None:
+            with np.errstate(divide="ignore"):
+                self._log_weights = np.log(self._flat_cores()[1])
+        return self._log_weights
+
+    def _sample_chunk_seeded(self, seeds):
+        """Markov-gauge sampling with one SplitMix64 stream per sample (kernel sample_markov_seeded)."""
+        nxt, W, core_off, _, _ = self._flat_cores()
+        XT = np.empty((self.n_sites, seeds.size), dtype=np.int64)
+        logp = np.empty(seeds.size)
+        kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, XT, logp)
+        return XT.T, logp
+
     def _sample_chunk(self, u, tilts):
         nxt, W, core_off, env_off, _ = self._flat_cores()
         n = u.shape[0]
@@ -196,11 +214,8 @@ class SparseMPS(MPSBase):
             R = self._right_sweep_block(w, store=True)[2]
         X = np.empty(u.shape, dtype=np.int64)
         logp = np.empty(u.shape[0])
-        if tilts is None and self._markov and self.k == 1:  # transition probabilities: the fastest path
-            if self._log_weights is None:
-                with np.errstate(divide="ignore"):
-                    self._log_weights = np.log(W)
-            kern.sample_markov(nxt, W, self._log_weights, core_off, self.d, np.ascontiguousarray(u), X, logp, 1024)
+        if tilts is None and self._samples_from_seeds():
+            kern.sample_markov(nxt, W, self._logw(), core_off, self.d, np.ascontiguousarray(u), X, logp, 1024)
             return X, logp
         use_r = tilts is not None or not self._markov  # Markov-gauge cores: all right environments are equal
         kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp, use_r)
