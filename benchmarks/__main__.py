@@ -14,7 +14,7 @@ import numpy as np
 
 import tnddm
 
-from . import engine, models, scaling
+from . import distributed, engine, models, scaling
 from .common import markdown_table, matmul_rate
 
 
@@ -35,6 +35,7 @@ def main(argv=None):
     sections["Scaling in N and chi (dense, d = 2)"] = rows
     scaling.plot(extra["curves"], out / "scaling.png")
     sections.update(models.run(quick=args.quick))
+    sections["Dask: local cluster of 1 and 2 single-threaded workers"] = distributed.run(quick=args.quick)
     print(f"tnddm cost vs N: log-log slope {extra['cost_slope_N']:.3f} (N = 64 .. {max(extra['curves']['N'])})")
     text = [f"# tnddm benchmarks\n\n{header}\n\ntnddm sampling cost against N: log-log slope "
             f"{extra['cost_slope_N']:.3f}; plot: scaling.png\n"]

@@ -23,12 +23,18 @@ from .common import card_argument, emit_summary, json_option, progress_option, r
 @click.option("-T", "--T", "T", type=float, default=None, help="Diffusion time T [card: sample.T].")
 @click.option("--steps", type=int, default=None, help="Denoising steps from T to 0 [card: sample.steps].")
 @click.option("--seed", type=int, default=None, help="Random seed [card: sample.seed].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on Dask: a scheduler address (tcp://host:8786) or 'local' for a local cluster (needs tnddm[dask]).")
+@click.option("--workers", type=int, default=None, help="Workers of the local Dask cluster (default: one per core).")
+@click.option("--tasks", type=int, default=None,
+              help="Dask tasks (default 4 per worker thread); the samples depend on seed and tasks, not on workers.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="samples.npz", show_default=True,
               help="Output file: .npz, or .h5/.hdf5 (needs h5py).")
 @set_option
 @json_option
 @progress_option
-def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, out, overrides, as_json, progress):
+def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, scheduler, workers, tasks, out, overrides, as_json,
+            progress):
     """Draw exact samples of CARD's model (default: the built-in card) and write them to --out.
 
     The file holds `samples` (n, N), `log_prob` (exact log P_0 of each sample), per-sample
@@ -54,8 +60,11 @@ def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, out, overri
     model = from_spec(card["model"])
     P = model.mps()
     bar = show_progress(progress)
+    dask = scheduler is not None or workers is not None or tasks is not None
     start = time.perf_counter()
-    if mode == "direct":
+    if dask:
+        X, logp = _sample_on_dask(P, mode, noise_spec, n, T, steps, seed, scheduler, workers, tasks, bar)
+    elif mode == "direct":
         X, logp = P.sample(n, seed=seed, progress=bar)
     else:
         ddm = Diffusion(P, make_noise(noise_spec, d=P.d))
@@ -66,9 +75,22 @@ def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, out, overri
         "tnddm_version": __version__, "card": card, "mode": mode, "n_samples": n, "seed": seed,
         "T": T, "steps": steps, "noise": noise_spec, "seconds": elapsed, "log_z": model.log_z(),
     }
+    if dask:
+        meta["dask"] = {"scheduler": scheduler or "local", "workers": workers, "tasks": tasks}
     save_samples(out, X.astype(np.int8 if P.d <= 127 else np.int64), logp, meta,
                  extra={f"stat_{k}": v for k, v in stats.items()})
     summary = {"out": out, "model": card["model"]["kind"], "n_sites": P.n_sites, "n_samples": n, "mode": mode,
                "seconds": elapsed, "samples_per_second": n / max(elapsed, 1e-12), "log_z": model.log_z()}
     summary.update({f"mean_{k}": float(np.mean(v)) for k, v in stats.items()})
     emit_summary(summary, as_json)
+
+
+def _sample_on_dask(P, mode, noise_spec, n, T, steps, seed, scheduler, workers, tasks, progress):
+    from .. import distributed
+
+    address = None if scheduler in (None, "local") else scheduler
+    with distributed.dask_client(address, n_workers=workers) as client:
+        if mode == "direct":
+            return distributed.sample(P, n, seed=seed, tasks=tasks, client=client, progress=progress)
+        ddm = Diffusion(P, make_noise(noise_spec, d=P.d))
+        return distributed.generate(ddm, n, T, steps, seed=seed, tasks=tasks, client=client, progress=progress)

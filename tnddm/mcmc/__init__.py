@@ -5,13 +5,13 @@ proposals: truncate / as_proposal (approximate proposal MPS with exact log-proba
 local:     numba baselines (Ising single-spin Metropolis and Wolff, Fredkin exchange moves)
 stats:     autocorrelation time, standard errors, ESS, split R-hat, importance sampling
 """
-from .chain import Chain
+from .chain import Chain, concat_walkers
 from .driver import MetropolisHastings, Move, log_acceptance, make_moves, plot_scan, scan_T
 from .proposals import as_proposal, mix_uniform, truncate
 from .stats import (acceptance_rate, autocorrelation, binning_error, effective_sample_size, importance_estimate,
                     importance_weights, integrated_time, kish_ess, split_rhat, standard_error, summarize)
 
-__all__ = ["Chain", "MetropolisHastings", "Move", "log_acceptance", "make_moves", "scan_T", "plot_scan", "as_proposal", "mix_uniform",
+__all__ = ["Chain", "concat_walkers", "MetropolisHastings", "Move", "log_acceptance", "make_moves", "scan_T", "plot_scan", "as_proposal", "mix_uniform",
            "truncate", "acceptance_rate", "autocorrelation", "binning_error", "effective_sample_size",
            "importance_estimate", "importance_weights", "integrated_time", "kish_ess", "split_rhat",
            "standard_error", "summarize"]

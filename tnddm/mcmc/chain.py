@@ -73,3 +73,26 @@ def record_observables(observables, X) -> dict:
             raise ValueError(f"observable {k!r} must have shape ({X.shape[0]},); got {v.shape}")
         checked[str(k)] = v
     return checked
+
+
+def concat_walkers(chains) -> Chain:
+    """One Chain from runs of disjoint walker groups that made the same moves (same schedule).
+
+    Observables and acceptances are joined along the walker axis, in the order given; seconds is
+    the longest run's (the groups ran in parallel).
+    """
+    chains = list(chains)
+    if not chains:
+        raise ValueError("chains must hold at least one Chain")
+    first = chains[0]
+    for c in chains[1:]:
+        same_T = np.array_equal(np.isnan(c.move_T), np.isnan(first.move_T)) and np.allclose(
+            np.nan_to_num(c.move_T), np.nan_to_num(first.move_T))
+        if not (np.array_equal(c.move_kinds, first.move_kinds) and same_T):
+            raise ValueError("chains must share one move schedule (MetropolisHastings.draw_schedule) to be joined")
+        if set(c.observables) != set(first.observables):
+            raise ValueError("chains must record the same observables to be joined")
+    return Chain(observables={k: np.concatenate([c.observables[k] for c in chains], axis=1) for k in first.observables},
+                 accepted=np.concatenate([c.accepted for c in chains], axis=1), move_kinds=first.move_kinds,
+                 move_T=first.move_T, state=np.concatenate([c.state for c in chains], axis=0),
+                 seconds=max(c.seconds for c in chains), info=dict(first.info, groups=len(chains)))

@@ -183,9 +183,24 @@ class MetropolisHastings:
                              "proposal probability; start where both are positive")
         return X, log_pi, log_p
 
+    def draw_schedule(self, n_moves: int, seed=None) -> list[tuple[str, float]]:
+        """The state-independent move sequence: n_moves pairs (kind, T), T = nan for disconnected moves."""
+        rng = as_generator(seed)
+        probs = np.array([m.prob for m in self.moves], dtype=float)
+        probs /= probs.sum()
+        schedule = []
+        for _ in range(check_positive_int(n_moves, "n_moves")):
+            move = self.moves[rng.choice(len(self.moves), p=probs)]
+            schedule.append((move.kind, move.draw_T(rng)))
+        return schedule
+
     def run(self, n_steps: int, n_walkers: int = 64, initial=None, seed=None, burn_in: int = 0,
-            progress: bool = False) -> Chain:
-        """Run n_steps MH steps (after burn_in unrecorded ones) of n_walkers walkers; returns a Chain."""
+            progress: bool = False, schedule=None) -> Chain:
+        """Run n_steps MH steps (after burn_in unrecorded ones) of n_walkers walkers; returns a Chain.
+
+        schedule: optional fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule),
+        so that walker groups run as separate tasks (tnddm.distributed) make the same moves.
+        """
         n_steps = check_positive_int(n_steps, "n_steps")
         n_walkers = check_positive_int(n_walkers, "n_walkers")
         burn_in = check_positive_int(burn_in, "burn_in")
@@ -194,8 +209,10 @@ class MetropolisHastings:
         rng = as_generator(seed)
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)
-        probs = np.array([m.prob for m in self.moves], dtype=float)
-        probs /= probs.sum()
+        if schedule is None:
+            schedule = self.draw_schedule(burn_in + n_steps, rng) if burn_in + n_steps else []
+        elif len(schedule) != burn_in + n_steps:
+            raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} moves; got {len(schedule)}")
         accepted = np.zeros((n_steps, n_walkers), dtype=bool)
         kinds = np.empty(n_steps, dtype=object)
         Ts = np.full(n_steps, np.nan)
@@ -206,13 +223,14 @@ class MetropolisHastings:
 
             steps = tqdm(steps, desc="mcmc", unit="step")
         for t in steps:
-            move = self.moves[rng.choice(len(self.moves), p=probs)]
-            T = move.draw_T(rng)
-            X, log_pi, log_p, acc = self.step(X, log_pi, log_p, move.kind, T, rng)
+            kind, T = schedule[t]
+            if kind not in MOVE_KINDS:
+                raise ValueError(f"schedule move kinds must be one of {MOVE_KINDS}; got {kind!r}")
+            X, log_pi, log_p, acc = self.step(X, log_pi, log_p, kind, T, rng)
             k = t - burn_in
             if k < 0:
                 continue
-            accepted[k], kinds[k], Ts[k] = acc, move.kind, T
+            accepted[k], kinds[k], Ts[k] = acc, kind, T
             if self.observables is not None:
                 for name, v in record_observables(self.observables, X).items():
                     if name not in obs:
