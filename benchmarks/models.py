@@ -6,6 +6,7 @@ effective rate is walkers * steps / (tau * seconds), with tau the integrated aut
   - Ising 64 x 12 cylinder at beta_c: exact automaton sampling vs Wolff and single-spin Metropolis
     (issue target: >= 10x Wolff);
   - Fredkin N = 256 at c = 1/2: exact sampling vs the local exchange dynamics (target >= 1000x);
+  - exact automaton sampling of Ising 2W x W cylinders for W = 8, 12, 16;
   - Monte Carlo with diffusion proposals (Ising 8 x 16 at beta_c, Fredkin N = 128 at c = 0.6):
     connected moves (best T), disconnected moves, Metropolis and Wolff (target: connected beats the
     best local baseline on Fredkin by >= 100x).
@@ -77,6 +78,17 @@ def fredkin_section(quick: bool) -> list[dict]:
     return rows
 
 
+def width_section(quick: bool) -> list[dict]:
+    """Exact automaton sampling of Ising cylinders of width W = 8, 12, 16 (bond 2^W) at beta_c."""
+    rows = []
+    for W in ((8, 12) if quick else (8, 12, 16)):
+        model = IsingCylinder(length=2 * W, width=W, beta=BETA_C)
+        rate, setup = exact_rate(model, 2000 if quick else 20000)
+        rows.append({"system": f"Ising {2 * W}x{W} cylinder, beta_c", "bond": 2**W, "exact samples/s": rate,
+                     "site-samples/s": rate * 2 * W * W, "setup s": setup})
+    return rows
+
+
 def ddm_section(quick: bool) -> list[dict]:
     rows = []
     systems = [
@@ -114,5 +126,6 @@ def run(quick: bool = False) -> dict:
     return {
         "Exact 2D Ising vs local Monte Carlo": ising_section(quick),
         "Exact Fredkin vs local dynamics": fredkin_section(quick),
+        "Exact Ising cylinders of width W = 8, 12, 16 (automaton MPS)": width_section(quick),
         "Monte Carlo with diffusion proposals": ddm_section(quick),
     }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._dense_kernels import right_sweep_dense, sample_dense
+from ._dense_kernels import right_sweep_dense, sample_conditional, sample_shared
 from .base import MPSBase
 
 
@@ -195,24 +195,19 @@ class ProbMPS(MPSBase):
         """
         n, N = u.shape
         AT = self._padded_cores()
+        u = np.ascontiguousarray(u)
+        X = np.empty(u.shape, dtype=np.int64)
+        logp = np.empty(u.shape[0])
         if tilts is None:
             if self._shared_right is None:
                 r = self._padded_envs(self._right_envs()[0], 1)[0]  # (N + 1, chi)
                 self._shared_right = np.einsum("ixca,ic->ixa", AT, r[1:].astype(self.dtype))  # B[i, x, a] = (A_i[x] r_{i+1})[a]
-            B = self._shared_right
-            R = np.zeros((1, 1, 1), dtype=self.dtype)
-            w = np.ones((1, N, self.d), dtype=self.dtype)
+            bad = sample_shared(AT, self._shared_right, u, self.signed, X, logp)
         else:
-            B = np.zeros((1, 1, 1), dtype=self.dtype)
-            w = np.ascontiguousarray(tilts, dtype=self.dtype)
-            if n == 1:  # >= 2 rows selects the kernel's per-sample path
-                w, u = np.repeat(w, 2, axis=0), np.repeat(u, 2, axis=0)
-            m = w.shape[0]
-            R = np.empty((m, N + 1, AT.shape[2]), dtype=self.dtype)
-            right_sweep_dense(self._padded_right_cores(), w, R, np.empty(m), np.empty(m))
-        X = np.empty(u.shape, dtype=np.int64)
-        logp = np.empty(u.shape[0])
-        bad = sample_dense(AT, B, R, w, np.ascontiguousarray(u), self.signed, X, logp)
+            w = np.ascontiguousarray(np.broadcast_to(tilts, (n, N, self.d)), dtype=self.dtype)
+            R = np.empty((n, N + 1, AT.shape[2]), dtype=self.dtype)
+            right_sweep_dense(self._padded_right_cores(), w, R, np.empty(n), np.empty(n))
+            bad = sample_conditional(AT, R, w, u, self.signed, X, logp)
         if bad:
             raise ValueError(f"{bad} samples met a negative or zero conditional weight; the (tilted) MPS is not a distribution")
-        return X[:n], logp[:n]
+        return X, logp
