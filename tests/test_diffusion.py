@@ -152,20 +152,27 @@ def test_denoise_samples_follow_the_posterior_and_a_wrong_model_fails():
     assert chisquare_test(Xw, post.to_dense(), 2)[1] < 1e-3
 
 
+@pytest.mark.parametrize("backwards", [False, True])
 @pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=12), lambda: random_automaton(5, 4, 2, seed=13)])
-def test_reverse_paths_are_exact(make):
+def test_reverse_paths_are_exact(make, backwards):
+    """Paths drawn forwards (default) or backwards by exact denoising from x_T ~ P_T have the law
+    of the process: x_0 ~ P_0 and (x_T, x_0) ~ K_T(x_T | x_0) P_0(x_0)."""
     P0 = make()
     ddm = Diffusion(P0, Flip(1.0))
     times = [1.2, 0.6, 0.2, 0.0]
-    paths, logp = ddm.reverse_path(20000, times, seed=5)
-    np.testing.assert_allclose(logp, ddm.log_path_prob(paths, times), rtol=1e-10)
+    start = ddm.marginal(times[0]).sample(20000, seed=4)[0] if backwards else None
+    paths, logp = ddm.reverse_path(20000, times, seed=5, start=start)
+    if backwards:  # the reverse chain's log-probability against the forward factorisation
+        np.testing.assert_allclose(logp, ddm.log_path_prob(paths, times), rtol=1e-10)
     assert chisquare_test(paths[:, -1], P0.to_dense(), 2)[1] > 1e-3
     joint = np.concatenate([paths[:, 0], paths[:, -1]], axis=1)  # (x_T, x_0) jointly
-    allX = enumerate_configs(5, 2)
     K = functools.reduce(np.kron, [ddm.noise.propagator(times[0])] * 5)
     ref = (K * P0.to_dense()[None, :]).ravel()  # index y * 32 + x
     assert chisquare_test(joint, ref, 2)[1] > 1e-3
-    assert allX.shape == (32, 5)
+    middle = np.concatenate([paths[:, 1], paths[:, 2]], axis=1)  # (x_0.6, x_0.2) jointly
+    K1, K2 = (functools.reduce(np.kron, [ddm.noise.propagator(a, b)] * 5) for a, b in ((0.6, 0.2), (0.2, 0.0)))
+    ref_mid = (K1 * (K2 @ P0.to_dense())[None, :]).ravel()
+    assert chisquare_test(middle, ref_mid, 2)[1] > 1e-3
 
 
 def test_generate_gives_exact_samples_of_P0():
@@ -194,3 +201,23 @@ def test_bad_diffusion_input(call, match):
     ddm = Diffusion(random_dense(N, 2, 2, seed=0), Flip(1.0))
     with pytest.raises(ValueError, match=match):
         call(ddm)
+
+
+@pytest.mark.parametrize("noise", [Flip(1.0), Mask(1.3, d=2)])
+def test_path_log_probability_by_forward_factorisation_equals_the_reverse_chain(noise):
+    """log p(path) = log P_{t_K}(x_K) + sum log K (forward) equals log P_T(x_T) + sum log P(x_s | x_t) (reverse),
+    on arbitrary paths, impossible ones included (-inf on both sides)."""
+    P0 = random_automaton(5, 4, 2, seed=21)
+    ddm = Diffusion(P0, noise)
+    times = [1.1, 0.7, 0.25, 0.0]
+    rng = np.random.default_rng(3)
+    paths = rng.integers(0, noise.d_out, size=(300, len(times), 5))
+    paths[:100] = ddm.reverse_path(100, times, seed=4)[0]
+    reverse = ddm.marginal(times[0]).log_prob(paths[:, 0])
+    for k in range(1, len(times)):
+        reverse = reverse + ddm.log_transition(paths[:, k], paths[:, k - 1], times[k - 1], times[k])
+    forward = ddm.log_path_prob(paths, times)
+    assert np.all(np.isneginf(forward) == np.isneginf(reverse))
+    live = np.isfinite(reverse)
+    assert live[:100].all() and (~live).any()
+    np.testing.assert_allclose(forward[live], reverse[live], rtol=1e-10)

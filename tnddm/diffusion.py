@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_configs, check_time
+from ._checks import as_configs, check_positive_int, check_time
 from .mps.base import MPSBase
 from .noise import Noise
 from .rng import as_generator
@@ -94,17 +94,24 @@ class Diffusion:
     def reverse_path(self, n: int, times, seed=None, start=None):
         """Exact reverse paths on the grid times[0] = T > ... > times[-1].
 
-        start: optional configurations at time T (n rows); by default x_T ~ P_T exactly.
+        By default the path is drawn forwards, which gives the same path law at the cost of one
+        exact sample: x_{t_K} ~ P_{t_K}, then x_{t_k} ~ K_{t_k|t_{k+1}}(. | x_{t_{k+1}}) up the grid.
+        start: configurations at time T (n rows); the path is then drawn backwards by exact
+        denoising, x_{t_{k+1}} ~ P(. | x_{t_k}).
         Returns (paths of shape (n, len(times), N), log-probability of each whole path).
         """
         times = self._check_grid(times)
         rng = as_generator(seed)
         if start is None:
-            x, logp = self.marginal(times[0]).sample(n, seed=rng)
-        else:
-            x = as_configs(start, self.n_sites, self.d_out, name="start")
-            n = x.shape[0]
-            logp = self.marginal(times[0]).log_prob(x)
+            n = check_positive_int(n, "n")
+            paths = np.empty((n, len(times), self.n_sites), dtype=np.int64)
+            paths[:, -1], _ = self.marginal(times[-1]).sample(n, seed=rng)
+            for k in range(len(times) - 2, -1, -1):
+                paths[:, k] = self.noise.forward(paths[:, k + 1], times[k], times[k + 1], seed=rng)
+            return paths, self.log_path_prob(paths, times)
+        x = as_configs(start, self.n_sites, self.d_out, name="start")
+        n = x.shape[0]
+        logp = self.marginal(times[0]).log_prob(x)
         paths = np.empty((n, len(times), self.n_sites), dtype=np.int64)
         paths[:, 0] = x
         for k in range(1, len(times)):
@@ -136,14 +143,22 @@ class Diffusion:
         return x, self.model.log_prob(x)
 
     def log_path_prob(self, paths, times) -> np.ndarray:
-        """Exact log-probability of reverse paths (n, len(times), N) under the true process."""
+        """Exact log-probability of reverse paths (n, len(times), N) under the true process.
+
+        The reverse path law is the forward (noising) path law read backwards, so with
+        t_0 = T > ... > t_K:  log p = log P_{t_K}(x_K) + sum_k sum_i log K_{t_k|t_{k+1}}[x_{k,i}, x_{k+1,i}].
+        One MPS evaluation per path; the rest are single-site propagators.
+        """
         times = self._check_grid(times)
         paths = np.asarray(paths)
         if paths.ndim != 3 or paths.shape[1] != len(times):
             raise ValueError(f"paths must have shape (n, {len(times)}, {self.n_sites}); got {paths.shape}")
-        logp = self.marginal(times[0]).log_prob(paths[:, 0])
-        for k in range(1, len(times)):
-            logp = logp + self.log_transition(paths[:, k], paths[:, k - 1], times[k - 1], times[k])
+        paths = np.stack([as_configs(paths[:, k], self.n_sites, self.d_out, name="paths") for k in range(len(times))], 1)
+        logp = self.marginal(times[-1]).log_prob(paths[:, -1])
+        with np.errstate(divide="ignore"):
+            for k in range(len(times) - 1):
+                logK = np.log(self.noise.propagator(times[k], times[k + 1]))  # [y at t_k, x at t_{k+1}]
+                logp = logp + logK[paths[:, k], paths[:, k + 1]].sum(axis=1)
         return logp
 
     # ---- scores and reverse rates -----------------------------------------------------------

@@ -21,11 +21,18 @@ from .._checks import as_configs, as_tilts, check_positive_int
 from ..rng import as_generator
 
 
-def normalise_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Divide each row by the sum of its absolute values; return (rows, log of the factors).
 
     An all-zero row stays zero and its log factor is -inf (the contraction is exactly zero).
+    inplace: v may be overwritten (large float64 blocks are then normalised by a numba kernel).
     """
+    if inplace and v.ndim == 2 and v.size >= 4096 and v.dtype == np.float64 and v.flags.c_contiguous and v.flags.writeable:
+        from ._norm_kernel import normalise_rows_inplace
+
+        logs = np.empty(v.shape[0])
+        normalise_rows_inplace(v, logs)
+        return v, logs
     s = np.abs(v).sum(axis=1)
     ok = s > 0
     safe = np.where(ok, s, 1.0)
@@ -89,7 +96,7 @@ class MPSBase:
         envs[N], logs[N] = r, acc
         for i in range(N - 1, -1, -1):
             w = ones if tilts is None else tilts[:, i]
-            r, ls = normalise_rows(self._transfer_right(i, r, w))
+            r, ls = normalise_rows(self._transfer_right(i, r, w), inplace=True)
             acc = acc + ls
             envs[i], logs[i] = r, acc
         return envs, logs
@@ -105,7 +112,7 @@ class MPSBase:
         envs[0], logs[0] = l, acc
         for i in range(N):
             w = ones if tilts is None else tilts[:, i]
-            l, ls = normalise_rows(self._transfer_left(i, l, w))
+            l, ls = normalise_rows(self._transfer_left(i, l, w), inplace=True)
             acc = acc + ls
             envs[i + 1], logs[i + 1] = l, acc
         return envs, logs
@@ -118,7 +125,7 @@ class MPSBase:
         acc = np.zeros(1)
         for i in range(N - 1, -1, -1):
             w = ones if tilts is None else tilts[:, i]
-            r, ls = normalise_rows(self._transfer_right(i, r, w))
+            r, ls = normalise_rows(self._transfer_right(i, r, w), inplace=True)
             acc = acc + ls
         return np.sign(r[:, 0]), acc
 
@@ -182,10 +189,10 @@ class MPSBase:
             return self.two_site_marginal(j, i).T
         L, _ = self._left_envs()
         R, _ = self._right_envs()
-        l, acc = normalise_rows(self._transfer_left(i, np.repeat(L[i], d, axis=0), np.eye(d)))
+        l, acc = normalise_rows(self._transfer_left(i, np.repeat(L[i], d, axis=0), np.eye(d)), inplace=True)
         ones = np.ones((1, d))
         for k in range(i + 1, j):
-            l, ls = normalise_rows(self._transfer_left(k, l, ones))
+            l, ls = normalise_rows(self._transfer_left(k, l, ones), inplace=True)
             acc = acc + ls
         vals = self._site_values(j, l, R[j + 1])
         finite = np.isfinite(acc)

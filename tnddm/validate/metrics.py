@@ -188,11 +188,12 @@ def kl_split(name, oracle, diffusion: Diffusion, times) -> dict:
 
 
 def path_kl_mc(name, oracle, diffusion: Diffusion, times, n: int, seed=None, direction="sampler_exact",
-               start="prior", theta=0.5) -> dict:
+               start="prior", theta=0.5, return_values: bool = False) -> dict:
     """Monte Carlo path KL with its standard error, for any N.
 
     sampler_exact: E_q[log q(path) - log p(path)] over the sampler's own paths.
     exact_sampler: E_p[log p(path) - log q(path)] over exact reverse paths (product-form samplers).
+    return_values: also return the per-path log-ratios under "values" (to pool several runs).
     """
     times = np.asarray(times, dtype=float)
     if direction == "sampler_exact":
@@ -214,9 +215,10 @@ def path_kl_mc(name, oracle, diffusion: Diffusion, times, n: int, seed=None, dir
         diff = logp - log_q
     else:
         raise ValueError(f"direction must be 'sampler_exact' or 'exact_sampler'; got {direction!r}")
+    extra = {"values": diff} if return_values else {}
     if not np.all(np.isfinite(diff)):
-        return {"kl": float("inf"), "stderr": float("nan"), "n": n}
-    return {"kl": float(diff.mean()), "stderr": float(diff.std(ddof=1) / np.sqrt(n)), "n": n}
+        return {"kl": float("inf"), "stderr": float("nan"), "n": n, **extra}
+    return {"kl": float(diff.mean()), "stderr": float(diff.std(ddof=1) / np.sqrt(n)), "n": n, **extra}
 
 
 def histogram_tv(values, reference) -> float:
