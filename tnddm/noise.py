@@ -150,9 +150,20 @@ class Noise:
         t, s = check_time(t, "t"), check_time(s, "s")
         if s > t:
             raise ValueError(f"s must not exceed t; got s = {s} > t = {t}")
-        K = scipy.linalg.expm((self.sigma(t) - self.sigma(s)) * self.Q)
-        K = np.clip(K, 0.0, None)
-        return K / K.sum(axis=0, keepdims=True)
+        return self._propagator(self.sigma(t) - self.sigma(s))
+
+    def _propagator(self, dsigma: float) -> np.ndarray:
+        """exp(dsigma Q), column-normalised, memoised (read-only) per dsigma: MC moves reuse a few T values."""
+        cache = self.__dict__.setdefault("_propagator_cache", {})
+        K = cache.get(dsigma)
+        if K is None:
+            K = np.clip(scipy.linalg.expm(dsigma * self.Q), 0.0, None)
+            K = K / K.sum(axis=0, keepdims=True)
+            K.setflags(write=False)
+            if len(cache) >= 512:
+                cache.clear()
+            cache[dsigma] = K
+        return K
 
     def rates(self, t) -> np.ndarray:
         """Instantaneous generator beta(t) Q."""
