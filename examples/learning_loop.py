@@ -9,7 +9,11 @@ with P_theta as an independent proposal) and the training time. Writes table.md,
 curves.png to OUT_DIR; --save DIR also writes the trained models (DIR/<system>_chi<chi>.npz,
 tnddm.io.checkpoint.save_model: cores and metadata, readable with load_model).
 
+--data N replaces the loop by the two-site sweep trainer (Han et al. 2018) on N exact samples of
+pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data.
+
     python examples/learning_loop.py OUT_DIR --save models      # the full study (~8 min per run)
+    python examples/learning_loop.py OUT_DIR --data 50000 --sweeps 6 --chi 32   # sweeps on exact data
     python examples/learning_loop.py OUT_DIR --quick            # small systems, under a minute
 """
 from __future__ import annotations
@@ -56,13 +60,46 @@ def train_one(name, model, chi, budget, max_rounds, quick, seed, progress=False)
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
     P = trainer.model
-    X, logp = model.sample(4000 if not quick else 2000, seed=seed + 100)
-    diff = logp - P.log_prob(X)
+    kl, se = kl_estimate(model, P, 4000 if not quick else 2000, seed)
+    acc = disconnected_acceptance(model, P, seed, loop.walkers[:256] if loop.walkers.shape[0] >= 256 else None)
+    return loop, {"system": name, "chi": chi, "rounds": loop.round, "kl": kl, "kl_stderr": se,
+                  "acceptance_disconnected": acc, "seconds": seconds}
+
+
+def disconnected_acceptance(model, P, seed, initial=None) -> float:
     chain = MetropolisHastings(model, P, moves="disconnected", observables=lambda Z: {}).run(
-        50, 256, initial=loop.walkers[:256] if loop.walkers.shape[0] >= 256 else None, seed=seed + 200)
-    return loop, {"system": name, "chi": chi, "rounds": loop.round, "kl": float(diff.mean()),
-                  "kl_stderr": float(diff.std(ddof=1) / np.sqrt(len(diff))),
-                  "acceptance_disconnected": chain.acceptance(), "seconds": seconds}
+        50, 256, initial=initial, seed=seed + 200)
+    return chain.acceptance()
+
+
+def kl_estimate(model, P, n, seed) -> tuple[float, float]:
+    """KL(pi || P) = E_pi[log pi - log P] from n exact samples of pi, with its standard error."""
+    X, logp = model.sample(n, seed=seed + 100)
+    diff = logp - P.log_prob(X)
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False):
+    """Two-site sweeps (Trainer method 'sweep', adaptive bond up to chi) on n_data exact samples of pi."""
+    X, _ = model.sample(n_data, seed=seed + 300)
+    trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
+                      batch_size=None, seed=seed + 1)
+    history = {"round": [], "kl": [], "acceptance": []}
+    start = time.perf_counter()
+    for k in range(sweeps):
+        trainer.train_epoch(X)
+        kl, _ = kl_estimate(model, trainer.model, 2000, seed + k)
+        history["round"].append(k + 1)
+        history["kl"].append(kl)
+        history["acceptance"].append(float("nan"))
+        if progress:
+            print(f"{name} chi={chi} sweep {k + 1}: kl {kl:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+    seconds = time.perf_counter() - start
+    P = trainer.model
+    kl, se = kl_estimate(model, P, 2000 if quick else 4000, seed)
+    return trainer, history, {"system": name, "chi": chi, "rounds": sweeps, "kl": kl, "kl_stderr": se,
+                              "acceptance_disconnected": disconnected_acceptance(model, P, seed),
+                              "seconds": seconds, "data": n_data}
 
 
 def main(argv=None):
@@ -74,6 +111,8 @@ def main(argv=None):
     ap.add_argument("--budget", type=float, default=None, help="training seconds per run (default 450; quick 10)")
     ap.add_argument("--rounds", type=int, default=None, help="maximum rounds per run (default 10000; quick 15)")
     ap.add_argument("--save", type=str, default=None, help="folder for the trained checkpoints")
+    ap.add_argument("--data", type=int, default=None, help="train by sweeps on this many exact samples instead of the loop")
+    ap.add_argument("--sweeps", type=int, default=6, help="sweeps with --data (default 6)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
@@ -88,15 +127,23 @@ def main(argv=None):
         if wanted is not None and name.split("_")[0] not in wanted:
             continue
         for chi in chis:
-            loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.progress)
+            if args.data:
+                trainer, history, row = train_from_samples(name, model, chi, args.data, args.sweeps, args.quick,
+                                                           args.seed, args.progress)
+                settings = {"data": args.data, "sweeps": args.sweeps}
+            else:
+                loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.progress)
+                trainer, history, settings = loop.trainer, loop.history, loop.config
             rows.append(row)
-            histories[f"{name} chi={chi}"] = loop.history
+            histories[f"{name} chi={chi}"] = history
             print(json.dumps(row), flush=True)
             if args.save:
-                meta = {"result": row, "model": model.to_spec(), "loop": loop.config, "trainer": loop.trainer.config,
+                meta = {"result": row, "model": model.to_spec(), "loop": settings, "trainer": trainer.config,
                         "command": "python examples/learning_loop.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-                save_model(Path(args.save) / f"{name}_chi{chi}.npz", loop.trainer.model, meta)
-    lines = ["| system | chi | rounds | KL(pi or P) | disconnected acceptance | training time (s) |",
+                suffix = "_data" if args.data else ""
+                save_model(Path(args.save) / f"{name}_chi{chi}{suffix}.npz", trainer.model, meta)
+    lines = [f"| system | chi | {'sweeps' if args.data else 'rounds'} | KL(pi or P) | disconnected acceptance | "
+             "training time (s) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['system']} | {r['chi']} | {r['rounds']} | {r['kl']:.4f} +- {r['kl_stderr']:.4f} | "

@@ -4,7 +4,7 @@ import pytest
 import scipy.stats
 
 from tnddm.gaussian import GaussianDiffusion
-from tnddm.goodness_of_fit import chisquare_test, config_index
+from tnddm.goodness_of_fit import chisquare_test
 
 from .helpers import enumerate_configs, random_automaton, random_dense
 

@@ -23,14 +23,14 @@ def _steps(text) -> list[int]:
 @card_argument
 @click.option("--sampler", default=None, help="euler, tau_leaping, tau_leaping_ordinal, exponential_euler, tweedie, masked, "
               "theta_trapezoidal, uniformization, first_hitting, exact_kernel; with --noise gaussian: ddpm, ode, "
-              "euler_maruyama, rademacher [card: validate.sampler].")
+              "euler_maruyama, rademacher, accel-sde, accel-ode [card: validate.sampler].")
 @click.option("--steps", default=None, help="Number of steps, or a comma-separated list for a convergence scan [card: validate.steps].")
 @click.option("-T", "--T", "T", type=float, default=None, help="Start time T of the reverse process [card: validate.T, else 3].")
 @click.option("--delta", type=float, default=None, help="Early stopping time delta [card: validate.delta, else 0].")
 @click.option("--grid", type=click.Choice(["uniform", "geometric", "cosine"]), default=None, help="Time grid [card: validate.grid].")
 @click.option("--noise", "noise_kind", type=click.Choice(["card", "gaussian"]), default="card", show_default=True,
               help="card: the card's discrete noise; gaussian: VP Gaussian noise of the spins with samplers "
-                   "ddpm, ode, euler_maruyama, rademacher (output rounded to spins).")
+                   "ddpm, ode, euler_maruyama, rademacher, accel-sde, accel-ode (output rounded to spins).")
 @click.option("-n", "--n-samples", type=int, default=2000, show_default=True, help="Samples for Monte Carlo metrics (large N).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the metrics against the number of steps.")
