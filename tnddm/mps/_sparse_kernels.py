@@ -321,40 +321,47 @@ def _splitmix64(state):
 
 
 @njit(parallel=True, cache=True)
-def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, XT, logp, block=1024):
+def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, X, logp, block=2048, tile=32):
     """As sample_markov, with each sample's uniforms from its own SplitMix64 stream seeded by seeds[s].
 
     Saves generating and reading an (n, N) array of uniforms; seeds come from the caller's numpy
     Generator (one 64-bit seed per sample), so results depend only on that Generator. Samples go
     in blocks with the site loop outside, so a site's table stays in cache for the block; the
-    states are written transposed, XT (N, n), so that those writes are contiguous.
+    states of `tile` sites are collected (site-major, contiguous writes) in a small int8 buffer and
+    then written to X (n, N) sample-major, so X needs no transposed copy afterwards.
     """
     n = seeds.shape[0]
     n_blocks = (n + block - 1) // block
     for blk in prange(n_blocks):
         s0 = blk * block
-        s1 = min(n, s0 + block)
-        rng_state = seeds[s0:s1].copy()
-        state = np.zeros(s1 - s0, dtype=np.int64)
-        lp = np.zeros(s1 - s0)
-        for i in range(N):
-            off = core_off[i]
-            for j in range(s1 - s0):
-                st, z = _splitmix64(rng_state[j])
-                rng_state[j] = st
-                target = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-                base = off + state[j] * d
-                cum = 0.0
-                sel = -1
-                for y in range(d):
-                    w = W_flat[base + y]
-                    if w > 0.0:
-                        sel = y
-                        cum += w
-                        if cum > target:
-                            break
-                XT[i, s0 + j] = sel
-                lp[j] += logW_flat[base + sel]
-                state[j] = nxt_flat[base + sel]
-        for j in range(s1 - s0):
+        m = min(n, s0 + block) - s0
+        rng_state = seeds[s0:s0 + m].copy()
+        state = np.zeros(m, dtype=np.int64)
+        lp = np.zeros(m)
+        buf = np.empty((tile, m), dtype=np.int8)
+        for i0 in range(0, N, tile):
+            i1 = min(N, i0 + tile)
+            for i in range(i0, i1):
+                off = core_off[i]
+                for j in range(m):
+                    st, z = _splitmix64(rng_state[j])
+                    rng_state[j] = st
+                    target = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                    base = off + state[j] * d
+                    cum = 0.0
+                    sel = -1
+                    for y in range(d):
+                        w = W_flat[base + y]
+                        if w > 0.0:
+                            sel = y
+                            cum += w
+                            if cum > target:
+                                break
+                    buf[i - i0, j] = sel
+                    lp[j] += logW_flat[base + sel]
+                    state[j] = nxt_flat[base + sel]
+            for j in range(m):
+                for i in range(i0, i1):
+                    X[s0 + j, i] = buf[i - i0, j]
+        for j in range(m):
             logp[s0 + j] = lp[j]

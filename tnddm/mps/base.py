@@ -283,7 +283,7 @@ class MPSBase:
         for a in starts:
             b = min(a + bs, n)
             if seeded:  # the kernel draws its own uniforms from one 64-bit seed per sample
-                X[a:b], logp[a:b] = model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64))
+                model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64), X[a:b], logp[a:b])
                 continue
             u = rng.random((b - a, N))
             w = None if per_sample is None else per_sample[a:b]

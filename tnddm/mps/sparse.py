@@ -183,7 +183,7 @@ class SparseMPS(MPSBase):
 
     def _samples_from_seeds(self) -> bool:
         """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
-        return self._markov and self.k == 1
+        return self._markov and self.k == 1 and self.d <= 127  # the kernel buffers states as int8
 
     def _logw(self):
         if self._log_weights is None:
@@ -191,13 +191,10 @@ class SparseMPS(MPSBase):
                 self._log_weights = np.log(self._flat_cores()[1])
         return self._log_weights
 
-    def _sample_chunk_seeded(self, seeds):
-        """Markov-gauge sampling with one SplitMix64 stream per sample (kernel sample_markov_seeded)."""
+    def _sample_chunk_seeded(self, seeds, X, logp):
+        """Markov-gauge sampling with one SplitMix64 stream per sample (kernel sample_markov_seeded); fills X, logp."""
         nxt, W, core_off, _, _ = self._flat_cores()
-        XT = np.empty((self.n_sites, seeds.size), dtype=np.int64)
-        logp = np.empty(seeds.size)
-        kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, XT, logp)
-        return XT.T, logp
+        kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, X, logp)
 
     def _sample_chunk(self, u, tilts):
         nxt, W, core_off, env_off, _ = self._flat_cores()
