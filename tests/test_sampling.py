@@ -85,3 +85,19 @@ def test_float32_mode_matches_float64_log_probs():
     res = goodness_of_fit(lambda n, rng: small.sample(n, seed=rng), small.astype(np.float64).to_dense(), 2,
                           n_samples=20000, n_draws=3, seed=2)
     assert res.passed(ALPHA)
+
+
+@pytest.mark.parametrize("kind", ["dense", "automaton"])
+@pytest.mark.parametrize("tilt_rows", [0, 1, 300])
+def test_sampling_returns_the_untilted_log_probability(kind, tilt_rows):
+    """return_log_prob gives log P(x) of the untilted MPS (kernel by-product for dense per-sample tilts)."""
+    from .helpers import random_automaton, random_dense
+
+    P = random_dense(7, 4, 2, seed=31) if kind == "dense" else random_automaton(7, 4, 2, seed=32)
+    rng = np.random.default_rng(5)
+    tilts = None if tilt_rows == 0 else rng.random((tilt_rows, 7, 2)) + 0.05
+    X, logp, logw = P.sample(300, seed=6, tilts=tilts, return_log_prob=True)
+    np.testing.assert_allclose(logw, P.log_prob(X), rtol=1e-10, atol=1e-10)
+    X2, logp2 = P.sample(300, seed=6, tilts=tilts)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(logp, logp2)

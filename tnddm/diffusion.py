@@ -63,10 +63,14 @@ class Diffusion:
             raise ValueError(f"y must be one configuration; got {Y.shape[0]}")
         return self.marginal(s).tilt(tilts[0])
 
-    def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False):
-        """Exact samples x_s ~ P(x_s | x_t = y), one per row of Y, with their log-probabilities."""
+    def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False, return_log_prior=False):
+        """Exact samples x_s ~ P(x_s | x_t = y), one per row of Y, with their log-probabilities.
+
+        return_log_prior: also return log P_s(x_s) (free from the dense sampling kernel).
+        """
         Y, tilts = self._channel_tilts(Y, t, s)
-        return self.marginal(s).sample(Y.shape[0], seed=seed, tilts=tilts, batch_size=batch_size, progress=progress)
+        return self.marginal(s).sample(Y.shape[0], seed=seed, tilts=tilts, batch_size=batch_size, progress=progress,
+                                       return_log_prob=return_log_prior)
 
     def log_transition(self, Xs, Y, t, s: float = 0.0) -> np.ndarray:
         """log P(x_s | x_t = y) for paired rows of Xs and Y (-inf where impossible)."""

@@ -146,8 +146,8 @@ class MetropolisHastings:
         if kind == "disconnected":
             return self.proposal.sample(X.shape[0], seed=rng)
         Y = self.diffusion.forward(X, T, seed=rng)
-        Xn, _ = self.diffusion.denoise(Y, T, 0.0, seed=rng)
-        return Xn, self.proposal.log_prob(Xn)
+        Xn, _, log_p = self.diffusion.denoise(Y, T, 0.0, seed=rng, return_log_prior=True)
+        return Xn, log_p
 
     def step(self, X, log_pi, log_p, kind: str, T: float, rng):
         """One MH step for all walkers; returns (X, log_pi, log_p, accepted)."""

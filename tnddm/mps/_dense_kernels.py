@@ -151,8 +151,11 @@ def sample_shared(AT, B, u, signed, X, logp, block=64):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def sample_conditional(AT, R, tilts, u, signed, X, logp, block=64):
+def sample_conditional(AT, R, tilts, u, signed, X, logp, logw, block=64):
     """Sampling with per-sample tilts (n, N, d) and right environments R (n, N + 1, chi); fills X, logp.
+
+    logw[s] receives log of the untilted weight A_1[x_1] ... A_N[x_N] of the drawn x: each step
+    divides l A_i[x] by raw = l A_i[x] r_{i+1} and l_N = 1 at the end, so that weight is prod raw.
 
     All d products l A_i[x] are formed (the right environments differ per sample), eight samples
     sharing each row of A_i[x] (see _dots8). Returns the number of samples that met a negative
@@ -173,6 +176,7 @@ def sample_conditional(AT, R, tilts, u, signed, X, logp, block=64):
         raw = np.empty(d)
         for s in range(m):
             logp[s0 + s] = 0.0
+            logw[s0 + s] = 0.0
         for i in range(N):
             cnt = 0
             for s in range(m):
@@ -226,6 +230,7 @@ def sample_conditional(AT, R, tilts, u, signed, X, logp, block=64):
                 k = _choose(q, u[s0 + s, i] * tot)
                 X[s0 + s, i] = k
                 logp[s0 + s] += np.log(q[k] / tot)
+                logw[s0 + s] += np.log(raw[k])
                 inv = 1.0 / raw[k]
                 for c in range(chi):
                     L[s, c] = V[s, k, c] * inv

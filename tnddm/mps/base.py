@@ -7,7 +7,7 @@ automaton) and implement, for batches of environment vectors and per-site weight
     _transfer_right(i, r, w) = sum_x w[x] A_i[x] r          (n, chi_{i+1}) -> (n, chi_i)
     _transfer_left(i, l, w)  = sum_x w[x] l A_i[x]          (n, chi_i)     -> (n, chi_{i+1})
     _site_values(i, l, r)[x] = l A_i[x] r                   -> (n, d)
-    _sample_chunk(u, tilts)  -> (X, log P(X | tilts))       exact autoregressive sampling
+    _sample_chunk(u, tilts, log_weight=None) -> (X, log P(X | tilts)); may fill log_weight with log P~(X)
 
 Every environment is renormalised after each step (divided by the sum of its absolute values) and
 the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows nor overflows.
@@ -69,7 +69,9 @@ class MPSBase:
     def _site_values(self, i, l, r):
         raise NotImplementedError
 
-    def _sample_chunk(self, u, tilts):
+    def _sample_chunk(self, u, tilts, log_weight=None):
+        """Exact samples of the tilted law with their log-probabilities; where the kernel has it for
+        free, also fill log_weight (n,) with the untilted unnormalised log P~(X) (else leave it)."""
         raise NotImplementedError
 
     def tilt(self, weights) -> "MPSBase":
@@ -248,13 +250,15 @@ class MPSBase:
             out[:, i] = vals * scale[:, None] * np.sign(L[N][:, 0])[:, None]
         return out
 
-    def sample(self, n: int, seed=None, tilts=None, batch_size: int | None = None, progress: bool = False):
+    def sample(self, n: int, seed=None, tilts=None, batch_size: int | None = None, progress: bool = False,
+               return_log_prob: bool = False):
         """Exact independent samples and their exact log-probabilities.
 
         Without tilts: X ~ P / Z. With tilts w (N, d) shared or (n, N, d) one row per sample:
         X ~ P(x) prod_i w_i[x_i] / normaliser, and the log-probability is under that law.
         Returns (X, logp) with X int64 (n, N). The result depends only on the seed, not on
-        batch_size (each sample consumes N uniforms in order).
+        batch_size (each sample consumes N uniforms in order). return_log_prob: also return the
+        untilted log P(X) (from the sampling kernel when it has it, else by log_prob).
         """
         n = check_positive_int(n, "n")
         rng = as_generator(seed)
@@ -274,6 +278,7 @@ class MPSBase:
         bs = batch_size or model._default_batch(per_sample is not None)
         X = np.empty((n, N), dtype=np.int64)
         logp = np.empty(n)
+        log_weight = np.full(n, np.nan) if return_log_prob else None
         starts = range(0, n, bs)
         if progress:
             from tqdm.auto import tqdm
@@ -287,8 +292,19 @@ class MPSBase:
                 continue
             u = rng.random((b - a, N))
             w = None if per_sample is None else per_sample[a:b]
-            X[a:b], logp[a:b] = model._sample_chunk(u, w)
-        return X, logp
+            X[a:b], logp[a:b] = model._sample_chunk(u, w, None if log_weight is None else log_weight[a:b])
+        if not return_log_prob:
+            return X, logp
+        if tilts is None:
+            return X, logp, logp.copy()
+        if model is self and per_sample is not None:  # the kernel's weights are those of this MPS
+            missing = np.isnan(log_weight)
+            log_weight[~missing] -= self.log_norm()
+        else:
+            missing = np.ones(n, dtype=bool)
+        if np.any(missing):
+            log_weight[missing] = self.log_prob(X[missing])
+        return X, logp, log_weight
 
     def _samples_from_seeds(self) -> bool:
         """True when unconditional sampling draws its uniforms inside the kernel (see _sample_chunk_seeded)."""

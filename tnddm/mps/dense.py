@@ -188,7 +188,7 @@ class ProbMPS(MPSBase):
                           np.zeros((1, 1, 1), dtype=self.dtype), sign, logv)
         return sign, logv
 
-    def _sample_chunk(self, u, tilts):
+    def _sample_chunk(self, u, tilts, log_weight=None):
         """Exact autoregressive sampling of a chunk with the numba kernel tnddm.mps._dense_kernels.
 
         p(x_i | x_<i) ∝ w_i[x_i] l_{i-1} A_i[x_i] r_{i+1};  l_i = l_{i-1} A_i[x_i] / (l_{i-1} A_i[x_i] r_{i+1}).
@@ -207,7 +207,8 @@ class ProbMPS(MPSBase):
             w = np.ascontiguousarray(np.broadcast_to(tilts, (n, N, self.d)), dtype=self.dtype)
             R = np.empty((n, N + 1, AT.shape[2]), dtype=self.dtype)
             right_sweep_dense(self._padded_right_cores(), w, R, np.empty(n), np.empty(n))
-            bad = sample_conditional(AT, R, w, u, self.signed, X, logp)
+            logw = np.empty(n) if log_weight is None else log_weight
+            bad = sample_conditional(AT, R, w, u, self.signed, X, logp, logw)
         if bad:
             raise ValueError(f"{bad} samples met a negative or zero conditional weight; the (tilted) MPS is not a distribution")
         return X, logp

@@ -196,7 +196,7 @@ class SparseMPS(MPSBase):
         nxt, W, core_off, _, _ = self._flat_cores()
         kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, X, logp)
 
-    def _sample_chunk(self, u, tilts):
+    def _sample_chunk(self, u, tilts, log_weight=None):
         nxt, W, core_off, env_off, _ = self._flat_cores()
         n = u.shape[0]
         if tilts is None:
