@@ -72,6 +72,13 @@ def test_validate_command_with_gaussian_noise(tmp_path, capsys):
         assert exc.code == 0
     rows = json.loads(capsys.readouterr().out)["results"]
     assert rows[1]["tv"] < rows[0]["tv"]
+    assert "path_kl" not in rows[0]  # a deterministic sampler has no path density
+    try:
+        main(["validate", str(card), "--noise", "gaussian", "--sampler", "ddpm", "--steps", "2,16", "-n", "2000", "--json"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert rows[1]["path_kl"] + 3 * rows[1]["path_kl_stderr"] < rows[0]["path_kl"] - 3 * rows[0]["path_kl_stderr"]
 
 
 # ---- accelerated samplers (Li, Huang, Efimov, Wei, Chi, Chen, arXiv:2403.03852) ------------------------------
@@ -238,3 +245,60 @@ def test_bad_accelerated_sampler_arguments():
         sample_gaussian("accel-ode", gd, 2, [0.1, 0.5, 1.0])
     with pytest.raises(ValueError, match="decreasing"):
         sample_gaussian("accel-sde", gd, 2, [1.0, 0.5, 0.0])
+
+
+def _quadrature_path_kl(pi_up: float, gd, times, name) -> float:
+    """KL(exact || sampler) on the grid for ONE spin by 2D quadrature:
+    sum_k E_{x_t ~ p_t} int p(x_s | x_t) log(p(x_s | x_t) / q(x_s | x_t)) dx_s,
+    with p_t(x) = sum_sigma pi_sigma N(x; a_t sigma, b_t^2) and p(x_s | x_t) = p_s(x_s) K(x_t | x_s) / p_t(x_t)."""
+    from scipy.integrate import trapezoid
+    from scipy.stats import norm
+
+    from tnddm.validate.gaussian_samplers import gaussian_step
+
+    pis = {-1.0: 1 - pi_up, 1.0: pi_up}
+    grid = np.linspace(-4.5, 4.5, 3001)
+
+    def density(x, t):
+        a, b = gd.coefficients(t)
+        return sum(w * norm.pdf(x, a * sig, b) for sig, w in pis.items())
+
+    total = 0.0
+    for t, s in zip(times[:-1], times[1:]):
+        (a, b), (a2, b2) = gd.coefficients(t), gd.coefficients(s)
+        v = b**2 - (a / a2) ** 2 * b2**2
+        xt, xs = grid[:, None], grid[None, :]
+        p_cond = density(xs, s) * norm.pdf(xt, (a / a2) * xs, np.sqrt(v)) / density(xt, t)
+        mean, std = gaussian_step(name, gd, grid[:, None], t, s)
+        q_cond = norm.pdf(xs, mean, std)
+        integrand = np.where(p_cond > 1e-300, p_cond * (np.log(np.maximum(p_cond, 1e-300)) - np.log(q_cond)), 0.0)
+        total += trapezoid(density(grid, t) * trapezoid(integrand, grid, axis=1), grid)
+    return float(total)
+
+
+@pytest.mark.parametrize("name", ["ddpm", "euler_maruyama"])
+def test_gaussian_path_kl_matches_quadrature_for_one_spin(name):
+    """Monte Carlo path KL(exact || sampler) over exact paths equals an independent 2D quadrature."""
+    import tnddm
+    from tnddm.validate.gaussian_samplers import gaussian_path_kl
+
+    gd = GaussianDiffusion(tnddm.ProbMPS.from_dense(np.array([0.3, 0.7])))
+    times = vp_grid(4, delta=0.2)
+    ref = _quadrature_path_kl(0.7, gd, times, name)
+    mc = gaussian_path_kl(name, gd, 100_000, times, seed=3, direction="exact_sampler")
+    assert ref > 0.01
+    assert abs(mc["kl"] - ref) < 3 * mc["stderr"] + 1e-3 * ref, (mc, ref)
+    # the other direction is positive, and both shrink with more steps
+    fine = gaussian_path_kl(name, gd, 40000, vp_grid(32, delta=0.2), seed=4, direction="exact_sampler")
+    assert fine["kl"] + 3 * fine["stderr"] < mc["kl"] - 3 * mc["stderr"]
+    rev = gaussian_path_kl(name, gd, 40000, times, seed=5)
+    assert rev["kl"] > 3 * rev["stderr"]
+
+
+def test_gaussian_path_kl_rejects_samplers_without_path_density():
+    from tnddm.validate.gaussian_samplers import gaussian_path_kl
+
+    gd = GaussianDiffusion(IsingChain(n_sites=3, beta=0.5).mps())
+    for name in ("ode", "rademacher", "accel-sde"):
+        with pytest.raises(ValueError, match="Gaussian steps"):
+            gaussian_path_kl(name, gd, 10, vp_grid(2))

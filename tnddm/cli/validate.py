@@ -105,10 +105,11 @@ def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, seed, p
 
 
 def _gaussian_rows(model, sampler, step_list, n, seed, delta):
-    """TV of rounded Gaussian-diffusion samples: full law (enumerable N) and statistics histograms."""
+    """TV of rounded Gaussian-diffusion samples (full law for enumerable N, statistics histograms) and,
+    for samplers with Gaussian steps, the Monte Carlo path KL(sampler || exact)."""
     from ..gaussian import GaussianDiffusion
     from ..validate import histogram_tv
-    from ..validate.gaussian_samplers import rounded_tv, sample_gaussian, vp_grid
+    from ..validate.gaussian_samplers import gaussian_path_kl, rounded_tv, sample_gaussian, vp_grid
 
     if model.d != 2:
         raise ValueError(f"--noise gaussian needs a two-state model; {model.kind} has d = {model.d}")
@@ -122,6 +123,9 @@ def _gaussian_rows(model, sampler, step_list, n, seed, delta):
             row["tv"] = rounded_tv(X, model.mps().to_dense())
         for name, vals in model.statistics(X).items():
             row[f"tv_{name}"] = histogram_tv(vals, model.statistics(ref)[name])
+        if sampler in ("ddpm", "euler_maruyama"):  # Gaussian steps: the path law has a density
+            res = gaussian_path_kl(sampler, gd, n, vp_grid(k, delta=delta or 1e-3), seed=seed + 2)
+            row.update(path_kl=res["kl"], path_kl_stderr=res["stderr"])
         rows.append(row)
     return rows
 

@@ -95,14 +95,12 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
     for t, s in zip(times[:-1], times[1:]):
         a, b = gd.coefficients(t)
         a2, b2 = gd.coefficients(s)
-        if name in ("ddpm", "ode"):
+        if name == "ddpm":
+            mean, std = gaussian_step(name, gd, x, t, s)
+            x = mean + std * rng.standard_normal(x.shape)
+        elif name == "ode":
             m = gd.posterior_mean(x, t)
-            if name == "ode":
-                x = a2 * m + b2 * (x - a * m) / b
-            else:
-                alpha2 = (a / a2) ** 2
-                mean = a2 * (1 - alpha2) / b**2 * m + (a / a2) * b2**2 / b**2 * x
-                x = mean + np.sqrt(b2**2 * (1 - alpha2) / b**2) * rng.standard_normal(x.shape)
+            x = a2 * m + b2 * (x - a * m) / b
         elif name == "accel-sde":
             x = accel_sde_step(x, lambda y, t=t: gd.score(y, t), (a / a2) ** 2, rng)
         elif name == "accel-ode":
@@ -112,14 +110,74 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
             prev = ((a, b), eps)
             x = x_new
         else:
-            h = t - s
-            beta = float(gd.schedule.beta(t))
             if name == "euler_maruyama":
                 xi = rng.standard_normal(x.shape)
             else:
                 xi = noise_scale * (2.0 * rng.integers(0, 2, size=x.shape) - 1)
-            x = x + h * (0.5 * beta * x + beta * gd.score(x, t)) + np.sqrt(beta * h) * xi
+            mean, std = gaussian_step("euler_maruyama", gd, x, t, s)
+            x = mean + std * xi
     return x
+
+
+def gaussian_step(name: str, gd: GaussianDiffusion, x, t: float, s: float):
+    """(mean, std) of the Gaussian step x_s ~ N(mean, std^2 I) from x_t = x (module docstring):
+    ddpm: mean = a'(1 - alpha^2)/b^2 m + alpha b'^2/b^2 x, std = b' sqrt(1 - alpha^2) / b;
+    euler_maruyama: mean = x + h (beta x / 2 + beta score), std = sqrt(beta h)."""
+    a, b = gd.coefficients(t)
+    a2, b2 = gd.coefficients(s)
+    if name == "ddpm":
+        alpha2 = (a / a2) ** 2
+        m = gd.posterior_mean(x, t)
+        return a2 * (1 - alpha2) / b**2 * m + (a / a2) * b2**2 / b**2 * x, float(np.sqrt(b2**2 * (1 - alpha2)) / b)
+    if name == "euler_maruyama":
+        h, beta = t - s, float(gd.schedule.beta(t))
+        return x + h * (0.5 * beta * x + beta * gd.score(x, t)), float(np.sqrt(beta * h))
+    raise ValueError(f"sampler must be 'ddpm' or 'euler_maruyama' (Gaussian steps); got {name!r}")
+
+
+def _log_normal(y, mean, std) -> np.ndarray:
+    """sum_i log N(y_i; mean_i, std^2) per row."""
+    return (-0.5 * ((y - mean) / std) ** 2).sum(axis=1) - y.shape[1] * (np.log(std) + 0.5 * np.log(2 * np.pi))
+
+
+def gaussian_path_kl(name: str, gd: GaussianDiffusion, n: int, times, seed=None, direction: str = "sampler_exact") -> dict:
+    """Monte Carlo path KL on the grid between a sampler with Gaussian steps (ddpm, euler_maruyama) and
+    the exact reverse process, both started from x_T ~ p_T; returns {"kl", "stderr", "n"}.
+
+    The exact path law read forwards: p(path) = p_T(x_T) prod_k p(x_s | x_t)
+      = p_{t_K}(x_K) prod_k K(x_t | x_s),  K(x_t | x_s) = N(x_t; (a_t / a_s) x_s, b_t^2 - (a_t / a_s)^2 b_s^2),
+    with log p_t exact from the oracle; the sampler's path law is q(path) = p_T(x_T) prod_k N(x_s; mean_k, std_k^2).
+    sampler_exact: E_q[log q - log p] over the sampler's paths; exact_sampler: E_p[log p - log q] over
+    exact paths (x_{t_K} ~ p_{t_K}, then noised up the grid). Deterministic or Rademacher samplers have
+    no path density: their path KL is infinite and is not defined here.
+    """
+    if name not in ("ddpm", "euler_maruyama"):
+        raise ValueError(f"path KL needs a sampler with Gaussian steps ('ddpm', 'euler_maruyama'); got {name!r}")
+    if direction not in ("sampler_exact", "exact_sampler"):
+        raise ValueError(f"direction must be 'sampler_exact' or 'exact_sampler'; got {direction!r}")
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
+        raise ValueError(f"times must be a strictly decreasing grid of at least 2 times > 0; got {times}")
+    rng = as_generator(seed)
+    path = [None] * len(times)
+    if direction == "sampler_exact":
+        path[0] = gd.sample_marginal(n, times[0], seed=rng)
+        for k in range(len(times) - 1):
+            mean, std = gaussian_step(name, gd, path[k], times[k], times[k + 1])
+            path[k + 1] = mean + std * rng.standard_normal(mean.shape)
+    else:
+        path[-1] = gd.sample_marginal(n, times[-1], seed=rng)
+        for k in range(len(times) - 2, -1, -1):
+            (a, b), (a2, b2) = gd.coefficients(times[k]), gd.coefficients(times[k + 1])
+            path[k] = (a / a2) * path[k + 1] + np.sqrt(b**2 - (a / a2) ** 2 * b2**2) * rng.standard_normal(path[k + 1].shape)
+    log_q_minus_p = gd.log_prob(path[0], times[0]) - gd.log_prob(path[-1], times[-1])
+    for k in range(len(times) - 1):
+        (a, b), (a2, b2) = gd.coefficients(times[k]), gd.coefficients(times[k + 1])
+        mean, std = gaussian_step(name, gd, path[k], times[k], times[k + 1])
+        log_q_minus_p += _log_normal(path[k + 1], mean, std)
+        log_q_minus_p -= _log_normal(path[k], (a / a2) * path[k + 1], np.sqrt(b**2 - (a / a2) ** 2 * b2**2))
+    diff = log_q_minus_p if direction == "sampler_exact" else -log_q_minus_p
+    return {"kl": float(diff.mean()), "stderr": float(diff.std(ddof=1) / np.sqrt(n)), "n": int(n)}
 
 
 def sample_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noise_scale: float = 1.0,
