@@ -1,8 +1,8 @@
 """Weighted automata in log space -> exact probability MPS in the Markov (stochastic) gauge.
 
 An exact lattice model is a deterministic weighted automaton: at site i, left state a and symbol
-x lead to state next[i][a, x] with log-weight logw[i][a, x] (-inf: forbidden), and
-pi(x) ∝ prod_i exp(logw[i][a_i, x_i]). A log-space right sweep
+x lead to state `next[i][a, x]` with log-weight `logw[i][a, x]` (-inf: forbidden), and
+pi(x) ∝ `prod_i exp(logw[i][a_i, x_i])`. A log-space right sweep
 
     log R_N = 0,   log R_i(a) = logsumexp_x (logw_i[a, x] + log R_{i+1}(next_i[a, x]))
 
@@ -76,7 +76,7 @@ class Automaton:
         return [p[i][:, None] * W for i, W in enumerate(self.transition)]
 
     def local_moments(self, values) -> tuple[float, float]:
-        """(E[S], E[S^2]) of S = sum_i values[i][a_i, x_i] exactly, by a forward pass of
+        """(E[S], E[S^2]) of S = sum_i `values[i][a_i, x_i]` exactly, by a forward pass of
         (p, m1, m2)(a) = E[(1, S_<i, S_<i^2); state a]."""
         p, m1, m2 = np.ones(1), np.zeros(1), np.zeros(1)
         for i, (nx, W) in enumerate(zip(self.next_states, self.transition)):
