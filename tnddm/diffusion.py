@@ -157,7 +157,7 @@ class Diffusion:
         paths = np.asarray(paths)
         if paths.ndim != 3 or paths.shape[1] != len(times):
             raise ValueError(f"paths must have shape (n, {len(times)}, {self.n_sites}); got {paths.shape}")
-        paths = np.stack([as_configs(paths[:, k], self.n_sites, self.d_out, name="paths") for k in range(len(times))], 1)
+        paths = as_configs(paths.reshape(-1, paths.shape[-1]), self.n_sites, self.d_out, name="paths").reshape(paths.shape)
         logp = self.marginal(times[-1]).log_prob(paths[:, -1])
         with np.errstate(divide="ignore"):
             for k in range(len(times) - 1):

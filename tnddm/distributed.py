@@ -70,12 +70,11 @@ def _worker_threads() -> None:
     """Give numba as many threads as this worker has Dask threads."""
     import numba
 
-    try:
-        from distributed import get_worker
+    from distributed import get_worker
 
-        worker = get_worker()
-        nthreads = getattr(getattr(worker, "state", worker), "nthreads", None) or worker.nthreads
-    except (ImportError, ValueError, AttributeError):
+    try:
+        nthreads = get_worker().state.nthreads
+    except ValueError:  # not running on a worker
         return
     numba.set_num_threads(max(1, min(int(nthreads), numba.config.NUMBA_NUM_THREADS)))
 

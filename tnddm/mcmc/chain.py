@@ -86,9 +86,7 @@ def concat_walkers(chains) -> Chain:
         raise ValueError("chains must hold at least one Chain")
     first = chains[0]
     for c in chains[1:]:
-        same_T = np.array_equal(np.isnan(c.move_T), np.isnan(first.move_T)) and np.allclose(
-            np.nan_to_num(c.move_T), np.nan_to_num(first.move_T))
-        if not (np.array_equal(c.move_kinds, first.move_kinds) and same_T):
+        if not (np.array_equal(c.move_kinds, first.move_kinds) and np.array_equal(c.move_T, first.move_T, equal_nan=True)):
             raise ValueError("chains must share one move schedule (MetropolisHastings.draw_schedule) to be joined")
         if set(c.observables) != set(first.observables):
             raise ValueError("chains must record the same observables to be joined")

@@ -210,9 +210,10 @@ class MetropolisHastings:
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)
         if schedule is None:
-            schedule = self.draw_schedule(burn_in + n_steps, rng) if burn_in + n_steps else []
-        elif len(schedule) != burn_in + n_steps:
-            raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} moves; got {len(schedule)}")
+            schedule = self.draw_schedule(burn_in + n_steps, rng)
+        elif len(schedule) != burn_in + n_steps or any(kind not in MOVE_KINDS for kind, _ in schedule):
+            raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} pairs (kind, T) with kind "
+                             f"in {MOVE_KINDS}; got {len(schedule)} moves")
         accepted = np.zeros((n_steps, n_walkers), dtype=bool)
         kinds = np.empty(n_steps, dtype=object)
         Ts = np.full(n_steps, np.nan)
@@ -224,8 +225,6 @@ class MetropolisHastings:
             steps = tqdm(steps, desc="mcmc", unit="step")
         for t in steps:
             kind, T = schedule[t]
-            if kind not in MOVE_KINDS:
-                raise ValueError(f"schedule move kinds must be one of {MOVE_KINDS}; got {kind!r}")
             X, log_pi, log_p, acc = self.step(X, log_pi, log_p, kind, T, rng)
             k = t - burn_in
             if k < 0:

@@ -19,27 +19,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._kernel_common import inverse_cdf
+
 
 @njit(cache=True, inline="always")
-def _choose(q, target):
-    """Inverse CDF: the first x whose cumulative weight exceeds target (among q[x] > 0)."""
-    cum = 0.0
-    sel = 0
+def _draw(q, absum, signed, u):
+    """x ~ q / sum(q) by inverse CDF with the uniform u; returns (x, log(q_x / sum q)).
+
+    Negative weights (rounding of a signed MPS) are clipped to 0 in place; x = -1 flags a weight
+    below -1e-9 * absum on a signed MPS, or a zero total: the (tilted) MPS is not a distribution.
+    """
+    tot = 0.0
+    bad = False
     for x in range(q.shape[0]):
-        if q[x] > 0.0:
-            sel = x
-            cum += q[x]
-            if cum > target:
-                break
-    return sel
-
-
-@njit(cache=True, inline="always")
-def _clip_weight(qx, absum, signed):
-    """(weight, bad): negative weights are clipped to 0, and flag a signed MPS beyond rounding."""
-    if qx < 0.0:
-        return 0.0, signed and qx < -1e-9 * absum
-    return qx, False
+        if q[x] < 0.0:
+            bad = bad or (signed and q[x] < -1e-9 * absum)
+            q[x] = 0.0
+        tot += q[x]
+    if bad or not tot > 0.0:
+        return -1, 0.0
+    k = inverse_cdf(q, u * tot)
+    return k, np.log(q[k] / tot)
 
 
 @njit(cache=True, inline="always")
@@ -91,7 +91,6 @@ def sample_shared(AT, B, u, signed, X, logp, block=64):
             for s in range(m):
                 if bad[s0 + s]:
                     continue
-                tot = 0.0
                 absum = 0.0
                 for x in range(d):
                     acc = 0.0
@@ -99,17 +98,12 @@ def sample_shared(AT, B, u, signed, X, logp, block=64):
                         acc += L[s, a] * B[i, x, a]
                     absum += abs(acc)
                     q[x] = acc
-                for x in range(d):
-                    q[x], neg = _clip_weight(q[x], absum, signed)
-                    if neg:
-                        bad[s0 + s] = 1
-                    tot += q[x]
-                if not tot > 0.0 or bad[s0 + s]:
+                k, lq = _draw(q, absum, signed, u[s0 + s, i])
+                if k < 0:
                     bad[s0 + s] = 1
                     continue
-                k = _choose(q, u[s0 + s, i] * tot)
                 X[s0 + s, i] = k
-                logp[s0 + s] += np.log(q[k] / tot)
+                logp[s0 + s] += lq
                 inv[s] = 1.0 / q[k]
                 sel[s] = k
                 start[k + 1] += 1
@@ -218,18 +212,12 @@ def sample_conditional(AT, R, tilts, u, signed, X, logp, logw, block=64):
                     raw[x] = acc
                     q[x] = acc * tilts[s0 + s, i, x]
                     absum += abs(q[x])
-                tot = 0.0
-                for x in range(d):
-                    q[x], neg = _clip_weight(q[x], absum, signed)
-                    if neg:
-                        bad[s0 + s] = 1
-                    tot += q[x]
-                if not tot > 0.0 or bad[s0 + s]:
+                k, lq = _draw(q, absum, signed, u[s0 + s, i])
+                if k < 0:
                     bad[s0 + s] = 1
                     continue
-                k = _choose(q, u[s0 + s, i] * tot)
                 X[s0 + s, i] = k
-                logp[s0 + s] += np.log(q[k] / tot)
+                logp[s0 + s] += lq
                 logw[s0 + s] += np.log(raw[k])
                 inv = 1.0 / raw[k]
                 for c in range(chi):

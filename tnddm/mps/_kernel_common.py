@@ -1,8 +1,22 @@
-"""numba kernel: in-place row normalisation of environment blocks (the hot step of every sweep)."""
+"""numba helpers shared by the dense and sparse kernels and the sweeps."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+
+@njit(cache=True, inline="always")
+def inverse_cdf(q, target):
+    """The first x whose cumulative weight sum_{y <= x} q[y] exceeds target (among q[x] > 0)."""
+    cum = 0.0
+    sel = 0
+    for x in range(q.shape[0]):
+        if q[x] > 0.0:
+            sel = x
+            cum += q[x]
+            if cum > target:
+                break
+    return sel
 
 
 @njit(parallel=True, cache=True)

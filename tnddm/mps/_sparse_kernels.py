@@ -10,6 +10,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ._kernel_common import inverse_cdf
+
 
 @njit(parallel=True, cache=True)
 def transfer_right(nxt, W, r, w, out):
@@ -275,41 +277,6 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
             logv[s0 + t] = logs[t]
 
 
-@njit(parallel=True, cache=True)
-def sample_markov(nxt_flat, W_flat, logW_flat, core_off, d, u, X, logp, block=256):
-    """Sampling of a k = 1 automaton in the Markov gauge (rows of W are probabilities, no tilts).
-
-    x_i = first x with sum_{y <= x} W[a, y] > u (inverse CDF), a <- nxt[a, x_i],
-    logp += log W[a, x_i] (precomputed logs): a few memory reads per site and sample.
-    """
-    n, N = u.shape
-    n_blocks = (n + block - 1) // block
-    for blk in prange(n_blocks):
-        s0 = blk * block
-        s1 = min(n, s0 + block)
-        state = np.zeros(s1 - s0, dtype=np.int64)
-        lp = np.zeros(s1 - s0)
-        for i in range(N):
-            off = core_off[i]
-            for s in range(s0, s1):
-                base = off + state[s - s0] * d
-                target = u[s, i]
-                cum = 0.0
-                sel = -1
-                for y in range(d):
-                    w = W_flat[base + y]
-                    if w > 0.0:
-                        sel = y
-                        cum += w
-                        if cum > target:
-                            break
-                X[s, i] = sel
-                lp[s - s0] += logW_flat[base + sel]
-                state[s - s0] = nxt_flat[base + sel]
-        for s in range(s0, s1):
-            logp[s] = lp[s - s0]
-
-
 @njit(cache=True, inline="always")
 def _splitmix64(state):
     """One SplitMix64 step: returns (new state, 64-bit output)."""
@@ -322,7 +289,9 @@ def _splitmix64(state):
 
 @njit(parallel=True, cache=True)
 def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, X, logp, block=2048, tile=32):
-    """As sample_markov, with each sample's uniforms from its own SplitMix64 stream seeded by seeds[s].
+    """Sampling of a k = 1 automaton in the Markov gauge (rows of W are probabilities, no tilts):
+    x_i = inverse CDF of W[a, .] at a uniform, a <- nxt[a, x_i], logp += log W[a, x_i]. Each
+    sample's uniforms come from its own SplitMix64 stream seeded by seeds[s].
 
     Saves generating and reading an (n, N) array of uniforms; seeds come from the caller's numpy
     Generator (one 64-bit seed per sample), so results depend only on that Generator. Samples go
@@ -348,15 +317,7 @@ def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, X, 
                     rng_state[j] = st
                     target = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
                     base = off + state[j] * d
-                    cum = 0.0
-                    sel = -1
-                    for y in range(d):
-                        w = W_flat[base + y]
-                        if w > 0.0:
-                            sel = y
-                            cum += w
-                            if cum > target:
-                                break
+                    sel = inverse_cdf(W_flat[base:base + d], target)
                     buf[i - i0, j] = sel
                     lp[j] += logW_flat[base + sel]
                     state[j] = nxt_flat[base + sel]

@@ -28,7 +28,7 @@ def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np
     inplace: v may be overwritten (large float64 blocks are then normalised by a numba kernel).
     """
     if inplace and v.ndim == 2 and v.size >= 4096 and v.dtype == np.float64 and v.flags.c_contiguous and v.flags.writeable:
-        from ._norm_kernel import normalise_rows_inplace
+        from ._kernel_common import normalise_rows_inplace
 
         logs = np.empty(v.shape[0])
         normalise_rows_inplace(v, logs)

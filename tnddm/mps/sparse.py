@@ -211,9 +211,6 @@ class SparseMPS(MPSBase):
             R = self._right_sweep_block(w, store=True)[2]
         X = np.empty(u.shape, dtype=np.int64)
         logp = np.empty(u.shape[0])
-        if tilts is None and self._samples_from_seeds():
-            kern.sample_markov(nxt, W, self._logw(), core_off, self.d, np.ascontiguousarray(u), X, logp, 1024)
-            return X, logp
         use_r = tilts is not None or not self._markov  # Markov-gauge cores: all right environments are equal
         kern.sample_paths(nxt, W, core_off, self.d, self.k, R, env_off, w, np.ascontiguousarray(u), X, logp, use_r)
         X, logp = X[:n], logp[:n]

@@ -135,6 +135,12 @@ def gaussian_step(name: str, gd: GaussianDiffusion, x, t: float, s: float):
     raise ValueError(f"sampler must be 'ddpm' or 'euler_maruyama' (Gaussian steps); got {name!r}")
 
 
+def _forward_kernel(gd: GaussianDiffusion, t: float, s: float) -> tuple[float, float]:
+    """(a_t / a_s, sqrt(b_t^2 - (a_t / a_s)^2 b_s^2)): the exact noising step x_t = ratio x_s + std z."""
+    (a, b), (a2, b2) = gd.coefficients(t), gd.coefficients(s)
+    return a / a2, float(np.sqrt(b**2 - (a / a2) ** 2 * b2**2))
+
+
 def _log_normal(y, mean, std) -> np.ndarray:
     """sum_i log N(y_i; mean_i, std^2) per row."""
     return (-0.5 * ((y - mean) / std) ** 2).sum(axis=1) - y.shape[1] * (np.log(std) + 0.5 * np.log(2 * np.pi))
@@ -159,23 +165,26 @@ def gaussian_path_kl(name: str, gd: GaussianDiffusion, n: int, times, seed=None,
     if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
         raise ValueError(f"times must be a strictly decreasing grid of at least 2 times > 0; got {times}")
     rng = as_generator(seed)
-    path = [None] * len(times)
-    if direction == "sampler_exact":
-        path[0] = gd.sample_marginal(n, times[0], seed=rng)
-        for k in range(len(times) - 1):
-            mean, std = gaussian_step(name, gd, path[k], times[k], times[k + 1])
-            path[k + 1] = mean + std * rng.standard_normal(mean.shape)
-    else:
-        path[-1] = gd.sample_marginal(n, times[-1], seed=rng)
-        for k in range(len(times) - 2, -1, -1):
-            (a, b), (a2, b2) = gd.coefficients(times[k]), gd.coefficients(times[k + 1])
-            path[k] = (a / a2) * path[k + 1] + np.sqrt(b**2 - (a / a2) ** 2 * b2**2) * rng.standard_normal(path[k + 1].shape)
-    log_q_minus_p = gd.log_prob(path[0], times[0]) - gd.log_prob(path[-1], times[-1])
-    for k in range(len(times) - 1):
-        (a, b), (a2, b2) = gd.coefficients(times[k]), gd.coefficients(times[k + 1])
-        mean, std = gaussian_step(name, gd, path[k], times[k], times[k + 1])
-        log_q_minus_p += _log_normal(path[k + 1], mean, std)
-        log_q_minus_p -= _log_normal(path[k], (a / a2) * path[k + 1], np.sqrt(b**2 - (a / a2) ** 2 * b2**2))
+    steps = list(zip(times[:-1], times[1:]))
+    kernels = [_forward_kernel(gd, t, s) for t, s in steps]  # x_t = ratio x_s + std z
+    log_q_minus_p = 0.0
+    if direction == "sampler_exact":  # down the grid with the sampler
+        x_T = x = gd.sample_marginal(n, times[0], seed=rng)
+        for (t, s), (ratio, std_f) in zip(steps, kernels):
+            mean, std = gaussian_step(name, gd, x, t, s)
+            x_s = mean + std * rng.standard_normal(mean.shape)
+            log_q_minus_p = log_q_minus_p + _log_normal(x_s, mean, std) - _log_normal(x, ratio * x_s, std_f)
+            x = x_s
+        x_end = x
+    else:  # up the grid with the exact forward process
+        x_end = x_s = gd.sample_marginal(n, times[-1], seed=rng)
+        for (t, s), (ratio, std_f) in zip(steps[::-1], kernels[::-1]):
+            x = ratio * x_s + std_f * rng.standard_normal(x_s.shape)
+            mean, std = gaussian_step(name, gd, x, t, s)
+            log_q_minus_p = log_q_minus_p + _log_normal(x_s, mean, std) - _log_normal(x, ratio * x_s, std_f)
+            x_s = x
+        x_T = x_s
+    log_q_minus_p = log_q_minus_p + gd.log_prob(x_T, times[0]) - gd.log_prob(x_end, times[-1])
     diff = log_q_minus_p if direction == "sampler_exact" else -log_q_minus_p
     return {"kl": float(diff.mean()), "stderr": float(diff.std(ddof=1) / np.sqrt(n)), "n": int(n)}
 
