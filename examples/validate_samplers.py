@@ -69,7 +69,8 @@ def main(argv=None):
     header = "| sampler | " + " | ".join(f"path KL, {k} steps" for k in steps) + " | slope (last two) |"
     table = "\n".join([f"Ising chain N={n_sites}, beta=1, T={T}, delta={delta}, exact start (x_T ~ P_T)", "", header,
                        "|" + "---|" * (len(steps) + 2), *rows])
-    table += "\n\n" + against_size(args, T, delta) + "\n\n" + float32_vs_float64(args, T, delta)
+    table += ("\n\n" + order_in_law(args, T, delta) + "\n\n" + against_size(args, T, delta) + "\n\n"
+              + float32_vs_float64(args, T, delta))
     (args.out / "results.md").write_text(table + "\n")
     print(table)
 
@@ -102,6 +103,27 @@ def against_size(args, T, delta) -> str:
     fig.tight_layout()
     fig.savefig(args.out / "path_kl_vs_N.png", dpi=110)
     plt.close(fig)
+    return "\n".join(lines)
+
+
+def order_in_law(args, T, delta) -> str:
+    """Order of accuracy in the output law (TV and KL to P_delta) and on paths, Ising chain N = 6 (enumerable)."""
+    steps = [8, 16] if args.quick else [8, 16, 32, 64]
+    ddm = tnddm.Diffusion(IsingChain(6, beta=1.0).mps(), Flip(1.0))
+    lines = [f"Order of accuracy, Ising chain N=6, beta=1, T={T}, delta={delta}, exact start; slopes against steps "
+             f"between {steps[-2]} and {steps[-1]}", "",
+             "| sampler | " + " | ".join(f"TV, {k}" for k in steps) + " | TV slope | KL slope | path KL slope |",
+             "|" + "---|" * (len(steps) + 4)]
+    for name in ("euler", "tweedie", "theta_trapezoidal"):
+        tvs, kls, pkls = [], [], []
+        for k in steps:
+            times = time_grid(k, T, delta=delta)
+            law = output_law(name, ExactOracle(ddm), ddm, times, start="exact")
+            tvs.append(law["tv"])
+            kls.append(law["kl_exact_sampler"])
+            pkls.append(path_kl_exact(name, ExactOracle(ddm), ddm, times, start="exact")["kl_sampler_exact"])
+        slopes = [np.polyfit(np.log(steps[-2:]), np.log(v[-2:]), 1)[0] for v in (tvs, kls, pkls)]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3g}" for v in tvs) + " | " + " | ".join(f"{v:.2f}" for v in slopes) + " |")
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..diffusion import Diffusion
 from ..goodness_of_fit import all_configs
+from .oracle import ExactOracle
 from .samplers import PRODUCT_SAMPLERS, kernel, log_kernel, prior, sample, trapezoidal_kernels, trapezoidal_grid
 
 
@@ -188,37 +189,89 @@ def kl_split(name, oracle, diffusion: Diffusion, times) -> dict:
 
 
 def path_kl_mc(name, oracle, diffusion: Diffusion, times, n: int, seed=None, direction="sampler_exact",
-               start="prior", theta=0.5, return_values: bool = False) -> dict:
+               start="prior", theta=0.5, return_values: bool = False, estimator: str = "rao_blackwell") -> dict:
     """Monte Carlo path KL with its standard error, for any N.
 
     sampler_exact: E_q[log q(path) - log p(path)] over the sampler's own paths.
-    exact_sampler: E_p[log p(path) - log q(path)] over exact reverse paths (product-form samplers).
-    return_values: also return the per-path log-ratios under "values" (to pool several runs).
+    exact_sampler: E_p[log p(path) - log q(path)] over exact reverse paths (product-form samplers),
+    by the Rao-Blackwellised estimator of path_kl_exact_paths (estimator="rao_blackwell", default)
+    or the plain log-ratio (estimator="plain").
+    return_values: also return the per-path values under "values" (to pool several runs).
     """
     times = np.asarray(times, dtype=float)
     if direction == "sampler_exact":
         res = sample(name, oracle, n, times, seed=seed, keep_path=True, start=start, theta=theta)
         if res.log_q is None:
             raise ValueError(f"sampler {name!r} has no step log-probabilities: path KL is undefined")
-        diff = res.log_q - diffusion.log_path_prob(res.path, res.times)
-    elif direction == "exact_sampler":
+        return _mc_summary(res.log_q - diffusion.log_path_prob(res.path, res.times), return_values)
+    if direction == "exact_sampler":
+        return path_kl_exact_paths((name,), oracle, diffusion, times, n, seed=seed, start=start, estimator=estimator,
+                                   return_values=return_values)[name]
+    raise ValueError(f"direction must be 'sampler_exact' or 'exact_sampler'; got {direction!r}")
+
+
+def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed=None, start="prior",
+                        estimator: str = "rao_blackwell", return_values: bool = False) -> dict:
+    """KL(exact || sampler) on paths for several product-form samplers, all on the same n exact paths.
+
+    Per path x_0 (time T), x_1, ..., x_K, with p_k = p(. | x_k) the exact reverse kernel, p_{k,i} its
+    per-site marginals and q_k = prod_i q_{k,i} the sampler's step:
+        plain:         log p(path) - log q(path)
+        rao_blackwell: log p(path) - log q_start(x_0) - sum_k sum_i log p_{k,i}(x_{k+1,i})
+                       + sum_k sum_i KL(p_{k,i} || q_{k,i})
+    Both have mean KL(p || q) on paths: E_p[log p_k - log q_k | x_k] = TC(p_k) + sum_i KL(p_{k,i} || q_{k,i}),
+    with the total correlation TC(p_k) = E[log p_k - sum_i log p_{k,i}] left to Monte Carlo and the
+    per-site KLs computed exactly, so the fluctuation of sum_i log(p_{k,i} / q_{k,i}) at the drawn
+    x_{k+1} is gone. p_{k,i} are the Tweedie marginals of the exact score (exact per-site marginals
+    of the reverse kernel). The oracle's score is evaluated once per step for all samplers, and is
+    reused as the exact score when the oracle is the ExactOracle of `diffusion`.
+    Returns {name: {"kl", "stderr", "n"[, "values"]}}.
+    """
+    names = tuple(names)
+    for name in names:
         if name not in PRODUCT_SAMPLERS:
             raise ValueError(f"exact_sampler path KL needs a product-form sampler {PRODUCT_SAMPLERS}; got {name!r}")
-        paths, logp = diffusion.reverse_path(n, times, seed=seed)
-        if start == "exact":
-            log_q = diffusion.marginal(times[0]).log_prob(paths[:, 0])
-        else:
-            with np.errstate(divide="ignore"):
-                log_q = np.log(prior(oracle)[paths[:, 0]]).sum(axis=1)
-        for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
-            log_q = log_q + log_kernel(kernel(name, oracle, t, s, paths[:, k]), paths[:, k + 1])
-        diff = logp - log_q
+    if estimator not in ("rao_blackwell", "plain"):
+        raise ValueError(f"estimator must be 'rao_blackwell' or 'plain'; got {estimator!r}")
+    times = np.asarray(times, dtype=float)
+    paths, logp = diffusion.reverse_path(n, times, seed=seed)
+    if start == "exact":
+        log_q_start = diffusion.marginal(times[0]).log_prob(paths[:, 0])
     else:
-        raise ValueError(f"direction must be 'sampler_exact' or 'exact_sampler'; got {direction!r}")
-    extra = {"values": diff} if return_values else {}
-    if not np.all(np.isfinite(diff)):
+        with np.errstate(divide="ignore"):
+            log_q_start = np.log(prior(oracle)[paths[:, 0]]).sum(axis=1)
+    shared = isinstance(oracle, ExactOracle) and oracle.diffusion is diffusion
+    exact = oracle if shared else ExactOracle(diffusion)
+    values = {name: logp - log_q_start for name in names}
+    for k, (t, s) in enumerate(zip(times[:-1], times[1:])):
+        X, Xnext = paths[:, k], paths[:, k + 1]
+        score = oracle.score(t, X)
+        if estimator == "rao_blackwell":
+            p = exact.denoiser_marginals(t, s, X, score=score if shared else exact.score(t, X))
+            log_p_drawn = log_kernel(p, Xnext)
+        for name in names:
+            q = kernel(name, oracle, t, s, X, score=score)
+            if estimator == "plain":
+                values[name] = values[name] - log_kernel(q, Xnext)
+            else:
+                values[name] = values[name] - log_p_drawn + _site_kl_sum(p, q)
+    return {name: _mc_summary(v, return_values) for name, v in values.items()}
+
+
+def _site_kl_sum(p, q) -> np.ndarray:
+    """sum_i KL(p_i || q_i) per sample for per-site laws p, q of shape (n, N, d) (inf where q_i = 0 < p_i)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    return terms.sum(axis=(1, 2))
+
+
+def _mc_summary(values, return_values: bool) -> dict:
+    """Mean and standard error of per-path values (inf when any value is not finite)."""
+    n = values.size
+    extra = {"values": values} if return_values else {}
+    if not np.all(np.isfinite(values)):
         return {"kl": float("inf"), "stderr": float("nan"), "n": n, **extra}
-    return {"kl": float(diff.mean()), "stderr": float(diff.std(ddof=1) / np.sqrt(n)), "n": n, **extra}
+    return {"kl": float(values.mean()), "stderr": float(values.std(ddof=1) / np.sqrt(n)), "n": n, **extra}
 
 
 def histogram_tv(values, reference) -> float:

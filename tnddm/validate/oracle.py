@@ -31,21 +31,24 @@ class ScoreOracle:
         self.evaluations += 1
         return self._score(float(t), np.asarray(X))
 
-    def reverse_rates(self, t, X) -> np.ndarray:
-        """R[n, i, b] = beta(t) Q[x_i, b] s_t(x)_{i,b} (0 at b = x_i), from one score evaluation."""
+    def reverse_rates(self, t, X, score=None) -> np.ndarray:
+        """R[n, i, b] = beta(t) Q[x_i, b] s_t(x)_{i,b} (0 at b = x_i), from one score evaluation.
+
+        score: s_t(X) when already evaluated (no new evaluation is made)."""
         X = np.asarray(X)
-        rates = self.noise.rates(t)[X] * self.score(t, X)
+        rates = self.noise.rates(t)[X] * (self.score(t, X) if score is None else score)
         np.put_along_axis(rates, X[:, :, None], 0.0, axis=2)
         return np.clip(rates, 0.0, None)
 
-    def denoiser_marginals(self, t, s, X) -> np.ndarray:
+    def denoiser_marginals(self, t, s, X, score=None) -> np.ndarray:
         """Per-site Tweedie marginals q_i(b | x_t) ∝ [exp(-(sigma_t - sigma_s) Q) s_t(x)_{i,.}]_b K_{t|s}[x_i, b].
 
         Exact per-site marginals of the reverse kernel P(x_s | x_t) when the score is exact.
+        score: s_t(X) when already evaluated (no new evaluation is made).
         """
         X = np.asarray(X)
         inv = np.linalg.inv(self.noise.propagator(t, s))  # exp(-(sigma_t - sigma_s) Q)
-        back = np.einsum("bc,nic->nib", inv, self.score(t, X))
+        back = np.einsum("bc,nic->nib", inv, self.score(t, X) if score is None else score)
         q = np.clip(back, 0.0, None) * self.noise.propagator(t, s)[X]  # K[x_i, b]
         return q / q.sum(axis=2, keepdims=True)
 

@@ -78,19 +78,23 @@ def _exp_jump(R, tau):
     return R * frac
 
 
-def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict | None = None) -> np.ndarray:
-    """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s."""
+def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict | None = None,
+           score=None) -> np.ndarray:
+    """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s.
+
+    score: the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
+    """
     X = np.asarray(X)
     h = t - s
     if name == "tweedie":
-        return oracle.denoiser_marginals(t, s, X)
+        return oracle.denoiser_marginals(t, s, X, score=score)
     if name == "masked":
         noise = oracle.noise
         if not isinstance(noise, Mask):
             raise ValueError("the masked sampler needs tnddm.noise.Mask noise")
         a_t, a_s = np.exp(-noise.sigma(t)), np.exp(-noise.sigma(s))
         m = noise.mask_state
-        denoise = np.clip(oracle.score(t, X), 0.0, None) * (1 - a_t) / a_t
+        denoise = np.clip(oracle.score(t, X) if score is None else score, 0.0, None) * (1 - a_t) / a_t
         denoise[:, :, m] = 0.0
         denoise /= np.maximum(denoise.sum(axis=2, keepdims=True), 1e-300)
         unmask = (a_s - a_t) / (1 - a_t)
@@ -100,7 +104,7 @@ def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict
         q[masked] = unmask * denoise[masked]
         q[masked, m] = 1 - unmask
         return q
-    R = oracle.reverse_rates(t, X)
+    R = oracle.reverse_rates(t, X, score=score)
     if name == "euler":
         q = _jump_kernel(X, h * R)
         neg = q < 0
