@@ -8,12 +8,23 @@ from numba import njit, prange
 @njit(cache=True, inline="always")
 def inverse_cdf(q, target):
     """The first x whose cumulative weight sum_{y <= x} q[y] exceeds target (among q[x] > 0)."""
+    return inverse_cdf_at(q, 0, q.shape[0], target)
+
+
+@njit(cache=True, inline="always")
+def inverse_cdf_at(w, base, d, target):
+    """inverse_cdf of the row w[base:base + d], read in place.
+
+    Hot loops call this rather than slicing: a slice is a new array view whose reference count
+    numba updates atomically, and threads sharing the parent array then contend for that counter
+    (measured: the Markov-gauge kernel gained nothing from a second thread).
+    """
     cum = 0.0
     sel = 0
-    for x in range(q.shape[0]):
-        if q[x] > 0.0:
+    for x in range(d):
+        if w[base + x] > 0.0:
             sel = x
-            cum += q[x]
+            cum += w[base + x]
             if cum > target:
                 break
     return sel

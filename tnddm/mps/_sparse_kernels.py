@@ -10,7 +10,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._kernel_common import inverse_cdf
+from ._kernel_common import inverse_cdf_at
 
 
 @njit(parallel=True, cache=True)
@@ -317,7 +317,7 @@ def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, X, 
                     rng_state[j] = st
                     target = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
                     base = off + state[j] * d
-                    sel = inverse_cdf(W_flat[base:base + d], target)
+                    sel = inverse_cdf_at(W_flat, base, d, target)
                     buf[i - i0, j] = sel
                     lp[j] += logW_flat[base + sel]
                     state[j] = nxt_flat[base + sel]
