@@ -83,7 +83,8 @@ class Diffusion:
         np.put_along_axis(onehot, Xs[:, :, None], 1.0, axis=2)
         sign_x, log_x = Ps._contract(tilts * onehot)
         _, log_y = Ps._contract(tilts)
-        return np.where(sign_x > 0, log_x - log_y, -np.inf)
+        with np.errstate(invalid="ignore"):  # -inf - (-inf) where y itself is impossible; those rows are -inf
+            return np.where(sign_x > 0, log_x - log_y, -np.inf)
 
     # ---- exact reverse paths ----------------------------------------------------------------
     @staticmethod
