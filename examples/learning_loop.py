@@ -9,6 +9,10 @@ with P_theta as an independent proposal) and the training time. Writes table.md,
 curves.png to OUT_DIR; --save DIR also writes the trained models (DIR/<system>_chi<chi>.npz,
 tnddm.io.checkpoint.save_model: cores and metadata, readable with load_model).
 
+--method chooses the loop's trainer: two-site sweeps on the whole replay buffer (default; 2048
+walkers, 12-round buffer, 2 local sweeps per round, Ising annealed over 10 rounds) or Adam on log-weights (1024 walkers, 16-round
+buffer).
+
 --data N replaces the loop by the two-site sweep trainer (Han et al. 2018) on N exact samples of
 pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data.
 
@@ -39,19 +43,32 @@ def systems(quick: bool):
     return [("ising_8x16", IsingCylinder(length=16, width=8, beta=BETA_C)), ("fredkin_64", Fredkin(n_sites=64, c=0.6))]
 
 
-def loop_settings(name: str, quick: bool) -> dict:
-    """Loop settings per system (documented in docs/learning.md)."""
+def loop_settings(name: str, quick: bool, method: str) -> dict:
+    """Loop settings per system and trainer (documented in docs/learning.md)."""
+    walkers = 512 if quick else (2048 if method == "sweep" else 1024)
+    settings = {"walkers": walkers, "mh_steps": 4, "moves": "mixed", "T": 0.3, "epochs_per_round": 1,
+                "buffer_rounds": 12 if method == "sweep" else 16}
     if name.startswith("ising"):
-        return {"walkers": 512 if quick else 1024, "mh_steps": 4, "moves": "mixed", "T": 0.3, "buffer_rounds": 16,
-                "epochs_per_round": 1, "anneal": {"start": 0.0, "rounds": 5 if quick else 20}, "local_sweeps": 0}
-    return {"walkers": 512 if quick else 1024, "mh_steps": 4, "moves": "mixed", "T": 0.3, "buffer_rounds": 16,
-            "epochs_per_round": 1, "anneal": None, "local_sweeps": 2}
+        return {**settings, "anneal": {"start": 0.0, "rounds": 5 if quick else (10 if method == "sweep" else 20)},
+                "local_sweeps": 2 if method == "sweep" else 0}
+    # Fredkin: no annealing. Annealing c from 0.3 follows pi up to c = 1/2 (KL 0.8), then the walkers
+    # lose it at the transition to tall paths (KL about 90; measured with chi = 16).
+    return {**settings, "anneal": None, "local_sweeps": 2}
 
 
-def train_one(name, model, chi, budget, max_rounds, quick, seed, progress=False):
-    trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, chi, seed=seed), method="adam", lr=0.05, lr_decay=0.97,
-                      batch_size=1024, seed=seed + 1)
-    loop = TrainingLoop(model, trainer, kl_samples=2000, seed=seed + 2, **loop_settings(name, quick))
+def make_trainer(model, chi: int, method: str, seed: int) -> Trainer:
+    """sweep: two-site sweeps on the whole buffer from a bond-2 start (the bond grows up to chi);
+    adam: Adam on log-weights from a random bond-chi MPS."""
+    if method == "sweep":
+        return Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
+                       batch_size=None, seed=seed + 1)
+    return Trainer(tnddm.ProbMPS.random(model.n_sites, chi, seed=seed), method="adam", lr=0.05, lr_decay=0.97,
+                   batch_size=1024, seed=seed + 1)
+
+
+def train_one(name, model, chi, budget, max_rounds, quick, seed, method="sweep", progress=False):
+    trainer = make_trainer(model, chi, method, seed)
+    loop = TrainingLoop(model, trainer, kl_samples=2000, seed=seed + 2, **loop_settings(name, quick, method))
     start = time.perf_counter()
     while loop.round < max_rounds and time.perf_counter() - start < budget:
         row = loop.run_round()
@@ -62,7 +79,7 @@ def train_one(name, model, chi, budget, max_rounds, quick, seed, progress=False)
     P = trainer.model
     kl, se = kl_estimate(model, P, 4000 if not quick else 2000, seed)
     acc = disconnected_acceptance(model, P, seed, loop.walkers[:256] if loop.walkers.shape[0] >= 256 else None)
-    return loop, {"system": name, "chi": chi, "rounds": loop.round, "kl": kl, "kl_stderr": se,
+    return loop, {"system": name, "chi": chi, "method": method, "rounds": loop.round, "kl": kl, "kl_stderr": se,
                   "acceptance_disconnected": acc, "seconds": seconds}
 
 
@@ -113,6 +130,8 @@ def main(argv=None):
     ap.add_argument("--save", type=str, default=None, help="folder for the trained checkpoints")
     ap.add_argument("--data", type=int, default=None, help="train by sweeps on this many exact samples instead of the loop")
     ap.add_argument("--sweeps", type=int, default=6, help="sweeps with --data (default 6)")
+    ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
+                    help="the loop's trainer: two-site sweeps on the buffer (default) or Adam")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
@@ -132,7 +151,8 @@ def main(argv=None):
                                                            args.seed, args.progress)
                 settings = {"data": args.data, "sweeps": args.sweeps}
             else:
-                loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.progress)
+                loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.method,
+                                      args.progress)
                 trainer, history, settings = loop.trainer, loop.history, loop.config
             rows.append(row)
             histories[f"{name} chi={chi}"] = history
