@@ -28,9 +28,16 @@ ANNEAL_PARAMETER = {"fredkin": "c", "ising_chain": "beta", "ising_cylinder": "be
 
 
 def default_initial(model, n_walkers: int, rng) -> np.ndarray:
-    """Start walkers where pi > 0: the flat Dyck path 1010... for Fredkin, uniform random spins otherwise."""
+    """Start walkers where pi > 0: uniform random spins, or for Fredkin its most probable Dyck path.
+
+    Fredkin: pi ∝ r^(A/2) with r = c / (1 - c) and A the area, so the mode is the flat path 1010...
+    (least area) for c <= 1/2 and the single mountain 1...10...0 (most area) for c > 1/2. Starting
+    there matters above c = 1/2: local moves do not lift flat paths to the tall ones that dominate pi.
+    """
     if getattr(model, "kind", None) == "fredkin":
-        return np.tile(np.array([1, 0], dtype=np.int64), (n_walkers, model.n_sites // 2))
+        half = model.n_sites // 2
+        path = np.array([1] * half + [0] * half) if model.c > 0.5 else np.tile([1, 0], half)
+        return np.tile(path.astype(np.int64), (n_walkers, 1))
     return rng.integers(0, model.d, size=(n_walkers, model.n_sites))
 
 
