@@ -11,8 +11,7 @@ tnddm.io.checkpoint.save_model: cores and metadata, readable with load_model).
 
 --method chooses the loop's trainer: two-site sweeps on the whole replay buffer (default; 2048
 walkers, 2 local sweeps per round; Ising: 12-round buffer, beta annealed over 10 rounds; Fredkin:
-32-round buffer) or Adam on log-weights (1024 walkers, 16-round
-buffer).
+32-round buffer) or Adam on log-weights (1024 walkers, 16-round buffer).
 
 --data N replaces the loop by the two-site sweep trainer (Han et al. 2018) on N exact samples of
 pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data.
@@ -29,12 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 import tnddm
 from tnddm.io.checkpoint import save_model
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
-from tnddm.learn import Trainer, TrainingLoop
+from tnddm.learn import Trainer, TrainingLoop, kl_from_exact_samples
 from tnddm.mcmc import MetropolisHastings
 
 
@@ -46,18 +43,16 @@ def systems(quick: bool):
 
 def loop_settings(name: str, quick: bool, method: str) -> dict:
     """Loop settings per system and trainer (documented in docs/learning.md)."""
-    walkers = 512 if quick else (2048 if method == "sweep" else 1024)
-    settings = {"walkers": walkers, "mh_steps": 4, "moves": "mixed", "T": 0.3, "epochs_per_round": 1,
-                "buffer_rounds": 12 if method == "sweep" else 16}
-    if name.startswith("ising"):
-        return {**settings, "anneal": {"start": 0.0, "rounds": 5 if quick else (10 if method == "sweep" else 20)},
-                "local_sweeps": 2 if method == "sweep" else 0}
+    sweep, ising = method == "sweep", name.startswith("ising")
+    settings = {"walkers": 512 if quick else (2048 if sweep else 1024), "mh_steps": 4, "moves": "mixed", "T": 0.3,
+                "epochs_per_round": 1, "local_sweeps": 2 if (sweep or not ising) else 0}
+    if ising:
+        return {**settings, "buffer_rounds": 12 if sweep else 16,
+                "anneal": {"start": 0.0, "rounds": 5 if quick else (10 if sweep else 20)}}
     # Fredkin: no annealing; walkers start at the most probable path (default_initial). Annealing c from
     # 0.3 follows pi up to c = 1/2 (KL 0.8), then loses it at the transition (KL about 90; chi = 16).
     # A 32-round buffer: with 12 rounds the chi = 32 model overfits the walkers (KL 0.08 against 0.03).
-    if method == "sweep":
-        return {**settings, "anneal": None, "local_sweeps": 2, "buffer_rounds": 32}
-    return {**settings, "anneal": None, "local_sweeps": 2}
+    return {**settings, "buffer_rounds": 32 if sweep else 16, "anneal": None}
 
 
 def make_trainer(model, chi: int, method: str, seed: int) -> Trainer:
@@ -94,10 +89,8 @@ def disconnected_acceptance(model, P, seed, initial=None) -> float:
 
 
 def kl_estimate(model, P, n, seed) -> tuple[float, float]:
-    """KL(pi || P) = E_pi[log pi - log P] from n exact samples of pi, with its standard error."""
-    X, logp = model.sample(n, seed=seed + 100)
-    diff = logp - P.log_prob(X)
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+    """KL(pi || P) from n exact samples of pi (seed offset kept from earlier runs of this example)."""
+    return kl_from_exact_samples(model, P, n, seed=seed + 100)
 
 
 def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tnddm.io.checkpoint import load_model
+from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.mcmc import plot_scan, scan_T
 
@@ -36,13 +37,6 @@ def checkpoints(quick: bool) -> list[tuple[str, object, str]]:
         out += [(f"fredkin_64_chi{chi}", fredkin, "area") for chi in (8, 16, 32)]
         out += [(f"ising_8x16_chi{chi}", ising, "energy") for chi in (8, 16, 32)]
     return out
-
-
-def kl_from_exact_samples(target, model, n: int, seed: int) -> tuple[float, float]:
-    """KL(pi || P_theta) and its standard error from n exact samples of pi."""
-    X, log_pi = target.mps().sample(n, seed=seed)
-    diff = log_pi - model.log_prob(X)
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(n))
 
 
 def main(argv=None):

@@ -8,18 +8,13 @@ import numpy as np
 import pytest
 
 from tnddm.io.checkpoint import load_model
+from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.mcmc import MetropolisHastings, truncate
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 FREDKIN = Fredkin(n_sites=64, c=0.6)
 ISING = IsingCylinder(length=16, width=8, beta=BETA_C)
-
-
-def kl_estimate(target, model, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    X, log_pi = target.mps().sample(n, seed=seed)
-    diff = log_pi - model.log_prob(X)
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(n))
 
 
 @pytest.mark.parametrize("name, target", [(f"fredkin_64_chi{chi}", FREDKIN) for chi in (8, 16, 32)]
@@ -29,7 +24,7 @@ def test_shipped_checkpoint_is_a_distribution_over_the_target_lattice(name, targ
     model, meta = load_model(MODELS / f"{name}.npz")
     assert model.n_sites == target.n_sites and model.d == 2
     model.check_nonnegative()
-    kl, se = kl_estimate(target, model, n=500)
+    kl, se = kl_from_exact_samples(target, model, 500, seed=0)
     assert np.isfinite(kl) and kl > -4 * se, (name, kl, se)  # a KL estimate: non-negative within its error
 
 
@@ -38,15 +33,15 @@ def test_sweep_trained_checkpoints_have_the_documented_quality_as_proposals():
 
     A poor model fails the thresholds: the lumped truncation of the exact Ising MPS to chi = 8."""
     fredkin, _ = load_model(MODELS / "fredkin_64_chi32_data.npz")
-    kl, se = kl_estimate(FREDKIN, fredkin)
+    kl, se = kl_from_exact_samples(FREDKIN, fredkin, 2000, seed=0)
     assert kl < 0.05, (kl, se)
     chain = MetropolisHastings(FREDKIN, fredkin, moves="disconnected").run(30, 32, seed=1)
     assert chain.acceptance() > 0.9
     ising, _ = load_model(MODELS / "ising_8x16_chi32_data.npz")
-    kl, se = kl_estimate(ISING, ising)
+    kl, se = kl_from_exact_samples(ISING, ising, 2000, seed=0)
     assert kl < 2.0, (kl, se)
     chain = MetropolisHastings(ISING, ising, moves="disconnected").run(30, 32, seed=2)
     assert chain.acceptance() > 0.2
     poor = truncate(ISING.mps(), 8)  # negative control (KL about 12): the thresholds separate good from poor
-    assert kl_estimate(ISING, poor, n=500)[0] > 2.0
+    assert kl_from_exact_samples(ISING, poor, 500, seed=0)[0] > 2.0
     assert MetropolisHastings(ISING, poor, moves="disconnected").run(30, 32, seed=3).acceptance() < 0.2

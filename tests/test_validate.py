@@ -63,8 +63,8 @@ def test_rao_blackwellised_path_kl_is_unbiased_with_a_smaller_error_and_shares_p
     The estimator with exact per-site KLs agrees with the exact path KL within 3 standard errors, at a
     smaller standard error than the plain log-ratio on the same paths for the first-order sampler
     (measured ratio 0.57 for Euler on Fredkin). For Tweedie, and masked ancestral sampling under masking,
-    with the exact score the per-site KLs vanish and both estimators are the same Monte Carlo estimate of the total correlation. Running one sampler
-    alone gives the same values as running it with another."""
+    with the exact score the per-site KLs vanish and both estimators are the same Monte Carlo estimate of
+    the total correlation. Running one sampler alone gives the same values as running it with another."""
     cases = ((Fredkin(8, 0.6), Flip(1.0), ("euler", "tweedie")), (IsingChain(6, beta=0.9, h=0.2), Mask(1.0), ("masked", "tweedie")))
     for model, noise, names in cases:
         o = oracle_for(model, noise)

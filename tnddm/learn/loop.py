@@ -27,6 +27,19 @@ ANNEAL_PARAMETER = {"fredkin": "c", "ising_chain": "beta", "ising_cylinder": "be
                     "potts_cylinder": "beta"}
 
 
+def kl_from_exact_samples(pi, model, n: int, seed=None) -> tuple[float, float]:
+    """KL(pi || model) = E_pi[log pi - log model] and its standard error from n exact samples of pi.
+
+    pi: anything whose .sample(n, seed) returns exact samples with their log pi (a lattice model, an MPS).
+    """
+    X, log_pi = pi.sample(n, seed=seed)
+    return _mean_and_stderr(log_pi - model.log_prob(X))
+
+
+def _mean_and_stderr(values) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def default_initial(model, n_walkers: int, rng) -> np.ndarray:
     """Start walkers where pi > 0: uniform random spins, or for Fredkin its most probable Dyck path.
 
@@ -148,8 +161,7 @@ class TrainingLoop:
             X, logp = pi.sample(self.config["kl_samples"], seed=12345)
             self._kl_cache = {key: (X, logp)}
         X, logp = self._kl_cache[key]
-        diff = logp - model.log_prob(X)
-        return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        return _mean_and_stderr(logp - model.log_prob(X))
 
     # ---- one round ---------------------------------------------------------------------------
     def run_round(self) -> dict:

@@ -254,15 +254,9 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
             if estimator == "plain":
                 values[name] = values[name] - log_kernel(q, Xnext)
             else:
-                values[name] = values[name] - log_p_drawn + _site_kl_sum(p, q)
+                values[name] = values[name] - log_p_drawn + row_kl(p.reshape(-1, p.shape[2]),
+                                                                   q.reshape(-1, q.shape[2])).reshape(X.shape).sum(axis=1)
     return {name: _mc_summary(v, return_values) for name, v in values.items()}
-
-
-def _site_kl_sum(p, q) -> np.ndarray:
-    """sum_i KL(p_i || q_i) per sample for per-site laws p, q of shape (n, N, d) (inf where q_i = 0 < p_i)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
-    return terms.sum(axis=(1, 2))
 
 
 def _mc_summary(values, return_values: bool) -> dict:
