@@ -168,3 +168,35 @@ def test_tilted_marginals_match_enumeration(model):
         pk = pk / pk.sum()
         for i in range(P.n_sites):
             np.testing.assert_allclose(M[k, i], [pk[X[:, i] == a].sum() for a in range(P.d)], atol=1e-13)
+
+
+def test_autoregressive_conditionals_match_enumeration(model):
+    """c[s, i, b] = P(x_i = b | x_<i = X_<i) of the (tilted) law, and sum_i log c[s, i, X_i] = log P(X | tilt)."""
+    P, X, w = model
+    rng = np.random.default_rng(2)
+    rows = rng.choice(np.flatnonzero(w > 0), size=4, replace=False)
+    tilts = rng.random((4, P.n_sites, P.d)) + 0.1
+    for tilt in (None, tilts):
+        C = P.conditionals(X[rows], tilt)
+        for r, k in enumerate(rows):
+            pk = w if tilt is None else w * np.prod(tilt[r][np.arange(P.n_sites), X], axis=1)
+            for i in range(P.n_sites):
+                prefix = np.all(X[:, :i] == X[k, :i], axis=1)
+                expected = np.array([pk[prefix & (X[:, i] == b)].sum() for b in range(P.d)])
+                np.testing.assert_allclose(C[r, i], expected / expected.sum(), atol=1e-13)
+            log_pk = np.log(pk[k] / pk.sum())
+            assert np.isclose(np.log(C[r, np.arange(P.n_sites), X[k]]).sum(), log_pk, rtol=1e-10)
+
+
+def test_conditionals_reject_an_impossible_prefix_and_bad_tilts():
+    P = random_automaton(6, 3, 2, seed=11, zero_fraction=0.5)
+    X = enumerate_configs(6, 2)
+    p = P.prob(X)
+    # prefix x_<5 of probability zero: no completion of the first five symbols has weight
+    prefix_zero = np.array([p[np.all(X[:, :5] == x[:5], axis=1)].sum() == 0 for x in X])
+    assert prefix_zero.any() and (~prefix_zero).any()
+    assert P.conditionals(X[~prefix_zero]).shape == (int((~prefix_zero).sum()), 6, 2)
+    with pytest.raises(ValueError, match=r"X rows \[1\] have a prefix of probability zero"):
+        P.conditionals(X[[np.flatnonzero(~prefix_zero)[0], np.flatnonzero(prefix_zero)[0]]])
+    with pytest.raises(ValueError, match="tilts must have 1 or n = 2 rows"):
+        P.conditionals(X[~prefix_zero][:2], np.ones((3, 6, 2)))

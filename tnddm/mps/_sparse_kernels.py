@@ -214,17 +214,19 @@ def normalise_columns(r, logs):
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R, sign, logv, block):
+def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R, sign, logv, block, logr):
     """Per-sample right environments for the whole chain in one call, blocks of samples in parallel.
 
     r_i[a, s] = sum_{y,j} w_i[s, y] W[a,y,j] r_{i+1}[nxt[a,y,j], s], renormalised per sample; each
     thread sweeps all sites for one block of samples (samples innermost, contiguous). R, when it
-    has n columns, receives the normalised environments stacked as (sum_i chi_i, n).
+    has n columns, receives the normalised environments stacked as (sum_i chi_i, n); logr, when it
+    has n rows, receives the log of the factor removed between r_N and r_i at [s, i].
     """
     n = sign.shape[0]
     N = chis.shape[0] - 1
     chi_max = chis.max()
     store = R.shape[1] == n and R.shape[0] == env_off[-1]
+    store_logs = logr.shape[0] == n
     per_sample_w = tilts.shape[0] > 1
     n_blocks = (n + block - 1) // block
     for blk in prange(n_blocks):
@@ -238,6 +240,8 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
             r[0, t] = 1.0
             if store:
                 R[env_off[N], s0 + t] = 1.0
+            if store_logs:
+                logr[s0 + t, N] = 0.0
         for i in range(N - 1, -1, -1):
             cl = chis[i]
             for t in range(m):
@@ -267,6 +271,9 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
             for a in range(cl):
                 for t in range(m):
                     r[a, t] = nr[a, t] / norms[t]
+            if store_logs:
+                for t in range(m):
+                    logr[s0 + t, i] = logs[t]
             if store:
                 off = env_off[i]
                 for a in range(cl):
@@ -326,3 +333,78 @@ def sample_markov_seeded(nxt_flat, W_flat, logW_flat, core_off, d, N, seeds, X, 
                     X[s0 + j, i] = buf[i - i0, j]
         for j in range(m):
             logp[s0 + j] = lp[j]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def left_pass_site_values(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R, values, logl, block):
+    """Site values of every site along one left sweep, against stored right environments.
+
+    With l_0 = e_0 and l_{i+1}[b] ∝ sum_{a,y,j: nxt = b} l_i[a] w_i[s, y] W[a,y,j] (renormalised per
+    sample, log of the removed factor accumulated in logl[s, i + 1]):
+        values[s, i, y] = sum_{a,j} l_i[a] W[a,y,j] R_{i+1}[nxt[a,y,j], s]
+    (untilted at site i). R is the (sum_i chi_i, n) stack of right_sweep_blocks. Blocks of samples
+    run in parallel, samples innermost.
+    """
+    n = values.shape[0]
+    N = chis.shape[0] - 1
+    chi_max = chis.max()
+    per_sample_w = tilts.shape[0] > 1
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        m = min(n, s0 + block) - s0
+        l = np.zeros((chi_max, m))
+        nl = np.zeros((chi_max, m))
+        vals = np.zeros((m, d))
+        norms = np.zeros(m)
+        logs = np.zeros(m)
+        for t in range(m):
+            l[0, t] = 1.0
+            logl[s0 + t, 0] = 0.0
+        for i in range(N):
+            cl, cr = chis[i], chis[i + 1]
+            roff = env_off[i + 1]
+            for b in range(cr):
+                for t in range(m):
+                    nl[b, t] = 0.0
+            for t in range(m):
+                for y in range(d):
+                    vals[t, y] = 0.0
+            for a in range(cl):
+                live = False
+                for t in range(m):
+                    if l[a, t] != 0.0:
+                        live = True
+                        break
+                if not live:
+                    continue
+                base = core_off[i] + a * d * k
+                for y in range(d):
+                    for j in range(k):
+                        e = base + y * k + j
+                        wt = W_flat[e]
+                        if wt == 0.0:
+                            continue
+                        b = nxt_flat[e]
+                        for t in range(m):
+                            ws = s0 + t if per_sample_w else 0
+                            f = wt * l[a, t]
+                            vals[t, y] += f * R[roff + b, s0 + t]
+                            nl[b, t] += f * tilts[ws, i, y]
+            for t in range(m):
+                for y in range(d):
+                    values[s0 + t, i, y] = vals[t, y]
+                norms[t] = 0.0
+            for b in range(cr):
+                for t in range(m):
+                    norms[t] += abs(nl[b, t])
+            for t in range(m):
+                if norms[t] > 0.0:
+                    logs[t] += np.log(norms[t])
+                else:
+                    logs[t] = -np.inf
+                    norms[t] = 1.0
+                logl[s0 + t, i + 1] = logs[t]
+            for b in range(cr):
+                for t in range(m):
+                    l[b, t] = nl[b, t] / norms[t]

@@ -163,6 +163,21 @@ class MPSBase:
         """Normalised P(x) for a batch X."""
         return np.exp(self.log_prob(X))
 
+    def _all_site_values(self, left_tilts, right_tilts):
+        """values[s, i, x] = l_i A_i[x] r_{i+1} for every site from one left and one right sweep.
+
+        l_i is the left environment under left_tilts (sites < i), r_{i+1} the right one under
+        right_tilts (sites > i), both normalised; logl[s, i] and logr[s, i] (shape (n, N + 1)) are
+        the logs of the factors removed from l_i and r_i. Tilts (n or 1, N, d) or None (all ones).
+        """
+        L, Llog = self._left_envs(left_tilts)
+        R, Rlog = self._right_envs(right_tilts)
+        n = max(L[-1].shape[0], R[0].shape[0])
+        values = np.stack([np.broadcast_to(self._site_values(i, L[i], R[i + 1]), (n, self.d))
+                           for i in range(self.n_sites)], axis=1)
+        stack = lambda logs: np.stack([np.broadcast_to(v, (n,)) for v in logs], axis=1)  # noqa: E731
+        return values, stack(Llog), stack(Rlog)
+
     def marginals(self, tilts=None) -> np.ndarray:
         """Single-site marginals P(x_i = a), shape (N, d).
 
@@ -170,14 +185,35 @@ class MPSBase:
         shape (n, N, d), from one left and one right sweep of the whole batch.
         """
         w = None if tilts is None else as_tilts(tilts, self.n_sites, self.d)
-        L, _ = self._left_envs(w)
-        R, _ = self._right_envs(w)
-        out = np.stack([self._site_values(i, L[i], R[i + 1]) for i in range(self.n_sites)], axis=1)
+        out, _, _ = self._all_site_values(w, w)
         if w is not None:
             out = out * w
         out = np.clip(out, 0.0, None)
         out = out / out.sum(axis=2, keepdims=True)
         return out[0] if tilts is None else out
+
+    def conditionals(self, X, tilts=None) -> np.ndarray:
+        """Autoregressive conditionals along given configurations, shape (n, N, d):
+
+            c[s, i, b] = P(x_i = b | x_{<i} = X[s, <i]),   P(x) ∝ P(x) prod_i w_i[x_i] when tilted,
+
+        the distributions the left-to-right sampler draws from, so log P(X[s]) = sum_i log c[s, i, X[s, i]].
+        Tilts (N, d) shared or (n, N, d) one row per configuration. One left and one right sweep.
+        Needs P(X_{<i}) > 0 for every prefix.
+        """
+        X = as_configs(X, self.n_sites, self.d)
+        w = np.ones((1, self.n_sites, self.d)) if tilts is None else as_tilts(tilts, self.n_sites, self.d)
+        if w.shape[0] not in (1, X.shape[0]):
+            raise ValueError(f"tilts must have 1 or n = {X.shape[0]} rows; got {w.shape[0]}")
+        onehot = np.zeros(X.shape + (self.d,))
+        np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
+        values, _, _ = self._all_site_values(w * onehot, w)
+        out = np.clip(values * w, 0.0, None)
+        norm = out.sum(axis=2, keepdims=True)
+        bad = np.flatnonzero(np.any(~(norm[:, :, 0] > 0), axis=1))
+        if bad.size:
+            raise ValueError(f"X rows {bad[:10].tolist()} have a prefix of probability zero; conditionals undefined")
+        return out / norm
 
     def two_site_marginal(self, i: int, j: int) -> np.ndarray:
         """Joint marginal P(x_i = a, x_j = b), shape (d, d), for sites i != j."""
@@ -233,22 +269,14 @@ class MPSBase:
         Needs P(x) > 0; raises ValueError naming the rows where P(x) = 0.
         """
         X = as_configs(X, self.n_sites, self.d)
-        n, N, d = X.shape[0], self.n_sites, self.d
-        onehot = np.zeros((n, N, d))
+        onehot = np.zeros(X.shape + (self.d,))
         np.put_along_axis(onehot, X[:, :, None], 1.0, axis=2)
-        L, Llog = self._left_envs(onehot)
-        R, Rlog = self._right_envs(onehot)
-        with np.errstate(divide="ignore"):
-            total = Llog[N] + np.log(np.abs(L[N][:, 0]))
+        values, logl, logr = self._all_site_values(onehot, onehot)
+        total = logl[:, -1]  # log P~(x): the final left environment is the scalar 1 after normalisation
         bad = ~np.isfinite(total)
         if np.any(bad):
             raise ValueError(f"X rows {np.flatnonzero(bad)[:10].tolist()} have probability zero; ratios undefined")
-        out = np.empty((n, N, d))
-        for i in range(N):
-            vals = self._site_values(i, L[i], R[i + 1])
-            scale = np.exp(Llog[i] + Rlog[i + 1] - total)
-            out[:, i] = vals * scale[:, None] * np.sign(L[N][:, 0])[:, None]
-        return out
+        return values * np.exp(logl[:, :-1] + logr[:, 1:] - total[:, None])[:, :, None]
 
     def sample(self, n: int, seed=None, tilts=None, batch_size: int | None = None, progress: bool = False,
                return_log_prob: bool = False):
