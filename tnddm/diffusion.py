@@ -86,6 +86,20 @@ class Diffusion:
         with np.errstate(invalid="ignore"):  # -inf - (-inf) where y itself is impossible; those rows are -inf
             return np.where(sign_x > 0, log_x - log_y, -np.inf)
 
+    def reverse_conditionals(self, Xs, Y, t, s: float = 0.0) -> np.ndarray:
+        """Autoregressive conditionals of the exact reverse kernel along paired rows, shape (n, N, d_out):
+
+            c[r, i, b] = P(x_{s,i} = b | x_{s,<i} = Xs[r, <i], x_t = Y[r]),
+            P(x_s | x_t = y) ∝ P_s(x_s) prod_i K_{t|s}[y_i, x_{s,i}],
+
+        so log P(Xs | Y) = sum_i log c[r, i, Xs[r, i]]. One left and one right sweep of P_s.
+        """
+        Y, tilts = self._channel_tilts(Y, t, s)
+        Xs = as_configs(Xs, self.n_sites, self.d_out, name="Xs")
+        if Xs.shape[0] != Y.shape[0]:
+            raise ValueError(f"Xs and Y must have the same number of rows; got {Xs.shape[0]} and {Y.shape[0]}")
+        return self.marginal(s).conditionals(Xs, tilts)
+
     # ---- exact reverse paths ----------------------------------------------------------------
     @staticmethod
     def _check_grid(times) -> np.ndarray:
