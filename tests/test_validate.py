@@ -201,6 +201,31 @@ def test_validate_command_reports_exact_metrics(tmp_path, capsys):
     assert png.stat().st_size > 0
 
 
+def test_validate_command_reports_monte_carlo_path_kl_both_ways_at_large_n(tmp_path, capsys):
+    """Fredkin N = 24 (beyond enumeration) with Tweedie, 8 steps: both path KL directions with errors; with the
+    exact score Tweedie's per-site KL is zero and KL(exact || sampler) is KL(P_T || prior) plus the total
+    correlation of the exact reverse kernels."""
+    import json
+
+    from tnddm.cli import main
+
+    card = tmp_path / "fredkin.toml"
+    card.write_text("[model]\nkind = 'fredkin'\nn_sites = 24\nc = 0.6\n")
+    try:
+        main(["validate", str(card), "--sampler", "tweedie", "--steps", "8", "-T", "2", "--delta", "0.05", "-n", "400",
+              "--paths", "32", "--json"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    row = json.loads(capsys.readouterr().out)["results"][0]
+    for key in ("path_kl", "path_kl_reverse"):
+        assert row[key] > 3 * row[key + "_stderr"] > 0, row
+    assert row["per_site_kl"] < 1e-12 and row["total_correlation"] > 0, row
+    assert np.isclose(row["start_kl"] + row["total_correlation"], row["path_kl_reverse"]), row
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", str(card), "--paths", "-1"])
+    assert exc.value.code == 2 and "--paths must be a non-negative integer" in capsys.readouterr().err
+
+
 def test_theta_trapezoidal_is_second_order_in_the_output_law_where_euler_is_first_order():
     """Exact output law on a 6-site Ising chain, 32 and 64 steps: the TV slope of theta-trapezoidal is at
     most -1.5 (measured -1.68, tending to -2), Euler's is first order (measured -1.05). The path KL of both

@@ -5,7 +5,9 @@ A_i[y][a, b] = sum_j W[a, y, j] [nxt[a, y, j] == b]. With k = 1 this is a weight
 automaton (the exact Fredkin and Ising-cylinder MPS): a sample costs O(N d) after one O(N chi d)
 environment sweep, whatever the bond dimension. Noising a k = 1 automaton gives k = d (each noisy
 symbol y may come from any clean symbol x); sampling then follows the latent path exactly and the
-log-probability of the visible configuration is one extra contraction.
+log-probability of the visible configuration is one extra contraction. A noised automaton is an
+EmittedMPS: its contractions run on the clean cores with tilts w K, and its expanded k = d cores are
+built only for sampling.
 """
 from __future__ import annotations
 
@@ -68,7 +70,6 @@ class SparseMPS(MPSBase):
         self._shared_right = None
         self._flat = None
         self._log_weights = None
-        self._emitted_from = None  # (clean MPS, K) when made by emit: contractions run on the clean cores
         # Markov gauge: every row sums to 1 (or is dead), so every right environment is constant
         sums = [W.sum(axis=(1, 2)) for W in W_list]
         self._markov = all(np.all((np.abs(t - 1) < 1e-12) | (t == 0)) for t in sums)
@@ -106,25 +107,9 @@ class SparseMPS(MPSBase):
             raise ValueError(f"weights must have shape ({self.n_sites}, {self.d}); got {w.shape}")
         return SparseMPS(self.next_states, [W * w[i][None, :, None] for i, W in enumerate(self.weights)])
 
-    def emit(self, K) -> "SparseMPS":
-        """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K of shape (d_out, d), non-negative).
-
-        Each entry (a, x, j) becomes d_out entries (a, y, (x, j)) with weight K[y, x] W[a, x, j].
-        """
-        K = np.asarray(K, dtype=float)
-        if K.ndim != 2 or K.shape[1] != self.d or np.any(K < 0):
-            raise ValueError(f"K must be a non-negative matrix of shape (d_out, {self.d}); got {K.shape}")
-        d_out = K.shape[0]
-        nxts, Ws = [], []
-        for nx, W in zip(self.next_states, self.weights):
-            cl, d, k = W.shape
-            newW = (K[None, :, :, None] * W[:, None, :, :]).reshape(cl, d_out, d * k)
-            newN = np.broadcast_to(nx[:, None, :, :], (cl, d_out, d, k)).reshape(cl, d_out, d * k)
-            nxts.append(newN)
-            Ws.append(newW)
-        out = SparseMPS(*_drop_empty_entries(nxts, Ws))
-        out._emitted_from = (self, K)
-        return out
+    def emit(self, K) -> "EmittedMPS":
+        """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K of shape (d_out, d), non-negative)."""
+        return EmittedMPS(self, K)
 
     def _transfer_right(self, i, r, w):
         n = max(r.shape[0], w.shape[0])
@@ -159,12 +144,8 @@ class SparseMPS(MPSBase):
 
         Returns (sign, log|value|) of the full contractions and, if store, the normalised
         environments stacked as (sum_i chi_i, n) for the sampling kernel; logr (n, N + 1), if given,
-        receives the log factors removed from each environment. An emitted MPS sweeps its clean
-        cores with tilts w K (same environments, d_out / d times fewer entries).
+        receives the log factors removed from each environment.
         """
-        if self._emitted_from is not None:
-            clean, K = self._emitted_from
-            return clean._right_sweep_block(np.ascontiguousarray(tilts @ K), store, logr)
         n = tilts.shape[0]
         nxt, W, core_off, env_off, chis = self._flat_cores()
         R = np.empty((int(env_off[-1]), n)) if store else np.zeros((1, 1))
@@ -174,15 +155,11 @@ class SparseMPS(MPSBase):
         return sign, logv, (R if store else None)
 
     def _all_site_values(self, left_tilts, right_tilts):
-        """MPSBase._all_site_values by the block kernels, in chunks of samples (right stack <= 256 MB)."""
+        """MPSBase._all_site_values by the block kernels, in chunks of samples (right stack <= 512 MB)."""
         N, d = self.n_sites, self.d
         ones = np.ones((1, N, d))
         lw = ones if left_tilts is None else left_tilts
         rw = ones if right_tilts is None else right_tilts
-        if self._emitted_from is not None:
-            clean, K = self._emitted_from
-            values, logl, logr = clean._all_site_values(lw @ K, rw @ K)
-            return values @ K.T, logl, logr
         n = max(lw.shape[0], rw.shape[0])
         nxt, W, core_off, env_off, chis = self._flat_cores()
         values, logl, logr = np.empty((n, N, d)), np.empty((n, N + 1)), np.empty((n, N + 1))
@@ -253,6 +230,68 @@ class SparseMPS(MPSBase):
             lx = self._contract(wt * onehot)[1]
             logp = lx - self._contract(wt)[1]
         return X, logp
+
+
+class EmittedMPS(SparseMPS):
+    """A sparse MPS seen through a per-site channel: P_K(y) = sum_x P(x) prod_i K[y_i, x_i], K (d_out, d).
+
+    This is how a noised model P_t = P_0 under the noise propagator is stored. Every contraction
+    (environments, site values, log-probabilities, ratios, conditionals) runs on the clean cores with
+    tilts w K: the environments are the same vectors, with d_out / d times fewer entries to visit.
+    The noised automaton's own cores, in which each clean entry (a, x, j) becomes d_out entries
+    (a, y, (x, j)) of weight K[y, x] W[a, x, j], are built on first use (sampling, dense forms).
+    """
+
+    def __init__(self, clean: SparseMPS, K):
+        K = np.asarray(K, dtype=float)
+        if K.ndim != 2 or K.shape[1] != clean.d or np.any(K < 0) or not np.all(np.isfinite(K)):
+            raise ValueError(f"K must be a finite non-negative matrix of shape (d_out, {clean.d}); got {K.shape}")
+        self.clean, self.K = clean, K
+        self.n_sites, self.d = clean.n_sites, K.shape[0]
+        self._chis = clean.bond_dims
+        self._expanded = None
+        self._log_norm_cache = None
+        self._shared_right = None
+        self._flat = None
+        self._log_weights = None
+
+    def _expand(self):
+        if self._expanded is None:
+            nxts, Ws = [], []
+            for nx, W in zip(self.clean.next_states, self.clean.weights):
+                cl, d, k = W.shape
+                Ws.append((self.K[None, :, :, None] * W[:, None, :, :]).reshape(cl, self.d, d * k))
+                nxts.append(np.broadcast_to(nx[:, None, :, :], (cl, self.d, d, k)).reshape(cl, self.d, d * k))
+            expanded = SparseMPS(*_drop_empty_entries(nxts, Ws))
+            self._expanded = (expanded.next_states, expanded.weights, expanded.k, expanded._markov)
+        return self._expanded
+
+    next_states = property(lambda self: self._expand()[0])
+    weights = property(lambda self: self._expand()[1])
+    k = property(lambda self: self._expand()[2])
+    _markov = property(lambda self: self._expand()[3])
+
+    def _transfer_right(self, i, r, w):
+        return self.clean._transfer_right(i, r, w @ self.K)
+
+    def _transfer_left(self, i, l, w):
+        return self.clean._transfer_left(i, l, w @ self.K)
+
+    def _site_values(self, i, l, r):
+        return self.clean._site_values(i, l, r) @ self.K.T
+
+    def _right_sweep_block(self, tilts, store: bool, logr=None):
+        return self.clean._right_sweep_block(np.ascontiguousarray(tilts @ self.K), store, logr)
+
+    def _all_site_values(self, left_tilts, right_tilts):
+        ones = np.ones((1, self.n_sites, self.d))
+        lw = ones if left_tilts is None else left_tilts
+        rw = ones if right_tilts is None else right_tilts
+        values, logl, logr = self.clean._all_site_values(lw @ self.K, rw @ self.K)
+        return values @ self.K.T, logl, logr
+
+    def log_prob(self, X):
+        return MPSBase.log_prob(self, X)
 
 
 _STACK_FLOATS = 2**26  # right-environment stack per chunk of samples (512 MB)
