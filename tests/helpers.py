@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from tnddm import ProbMPS, SparseMPS
+from tnddm import BornMPS, ProbMPS, SparseMPS
 
 
 def enumerate_configs(n_sites, d):
@@ -36,6 +36,13 @@ def random_automaton(n_sites, chi, d, seed, zero_fraction=0.2):
         nxt.append(nx)
         W.append(w)
     return SparseMPS(nxt, W)
+
+
+def random_born(n_sites, chi, d, seed):
+    """A random Born MPS with signed Gaussian cores (psi changes sign, P = psi^2 does not)."""
+    rng = np.random.default_rng(seed)
+    dims = [1] + [chi] * (n_sites - 1) + [1]
+    return BornMPS([rng.normal(size=(dims[i], d, dims[i + 1])) for i in range(n_sites)])
 
 
 def random_dense(n_sites, chi, d, seed):

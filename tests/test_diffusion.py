@@ -9,7 +9,7 @@ from tnddm import Diffusion
 from tnddm.goodness_of_fit import chisquare_test, config_index, goodness_of_fit
 from tnddm.noise import BiasedFlip, Flip, Linear, Mask
 
-from .helpers import enumerate_configs, perturb_site, random_automaton, random_dense
+from .helpers import enumerate_configs, perturb_site, random_automaton, random_born, random_dense
 
 N = 4
 CASES = {
@@ -19,6 +19,8 @@ CASES = {
     "sparse-mask": lambda: (random_automaton(N, 4, 2, seed=4), Mask(1.2, d=2)),
     "dense-flip-d3": lambda: (random_dense(N, 2, 3, seed=5), Flip(1.0, d=3)),
     "dense-biased": lambda: (random_dense(N, 3, 2, seed=6), BiasedFlip(1.0, 0.3)),
+    "born-flip": lambda: (random_born(N, 3, 2, seed=7), Flip(1.0)),
+    "born-mask": lambda: (random_born(N, 3, 2, seed=8), Mask(1.2, d=2)),
 }
 
 
@@ -153,7 +155,8 @@ def test_denoise_samples_follow_the_posterior_and_a_wrong_model_fails():
 
 
 @pytest.mark.parametrize("backwards", [False, True])
-@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=12), lambda: random_automaton(5, 4, 2, seed=13)])
+@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=12), lambda: random_automaton(5, 4, 2, seed=13),
+                                  lambda: random_born(5, 3, 2, seed=14)])
 def test_reverse_paths_are_exact(make, backwards):
     """Paths drawn forwards (default) or backwards by exact denoising from x_T ~ P_T have the law
     of the process: x_0 ~ P_0 and (x_T, x_0) ~ K_T(x_T | x_0) P_0(x_0)."""

@@ -4,14 +4,16 @@ import pytest
 
 from tnddm.goodness_of_fit import chisquare_test, config_index, goodness_of_fit
 
-from .helpers import perturb_site, random_automaton, random_dense
+from .helpers import perturb_site, random_automaton, random_born, random_dense
 
 ALPHA = 1e-3  # combined p-value threshold; fixed seeds make every test deterministic
 
 
 @pytest.mark.parametrize("make", [lambda: random_dense(6, 3, 2, seed=1), lambda: random_dense(4, 3, 3, seed=2),
                                   lambda: random_automaton(7, 5, 2, seed=3),
-                                  lambda: random_automaton(6, 4, 2, seed=4).emit(np.array([[0.6, 0.1], [0.4, 0.9]]))])
+                                  lambda: random_automaton(6, 4, 2, seed=4).emit(np.array([[0.6, 0.1], [0.4, 0.9]])),
+                                  lambda: random_born(6, 3, 2, seed=5), lambda: random_born(5, 2, 3, seed=6),
+                                  lambda: random_born(6, 3, 2, seed=7).emit(np.array([[0.6, 0.1], [0.4, 0.9]]))])
 def test_unconditional_sampling_passes_chisquare(make):
     P = make()
     probs = P.to_dense()
@@ -24,9 +26,17 @@ def test_perturbed_sampler_fails_chisquare():
     wrong = perturb_site(P, site=3, factor=1.05)
     res = goodness_of_fit(lambda n, rng: wrong.sample(n, seed=rng), P.to_dense(), 2, n_samples=20000, n_draws=4, seed=10)
     assert not res.passed(ALPHA)
+    B = random_born(6, 3, 2, seed=5)  # the same test discriminates for the generic (Born) sampler
+    cores = [A.copy() for A in B.cores]
+    cores[3][:, 0, :] *= 1.05
+    res = goodness_of_fit(lambda n, rng: type(B)(cores).sample(n, seed=rng), B.to_dense(), 2, n_samples=20000, n_draws=4,
+                          seed=10)
+    assert not res.passed(ALPHA)
 
 
-@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=8), lambda: random_automaton(5, 4, 2, seed=9)])
+@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=8), lambda: random_automaton(5, 4, 2, seed=9),
+                                  lambda: random_born(5, 3, 2, seed=10),
+                                  lambda: random_born(5, 3, 2, seed=11).emit(np.array([[0.6, 0.1], [0.4, 0.9]]))])
 def test_per_sample_tilted_sampling_is_exact(make):
     """Every row gets its own tilt; rows sharing one tilt follow P(x) prod w_i[x_i] / norm."""
     P = make()
@@ -87,13 +97,12 @@ def test_float32_mode_matches_float64_log_probs():
     assert res.passed(ALPHA)
 
 
-@pytest.mark.parametrize("kind", ["dense", "automaton"])
+@pytest.mark.parametrize("kind", ["dense", "automaton", "born"])
 @pytest.mark.parametrize("tilt_rows", [0, 1, 300])
 def test_sampling_returns_the_untilted_log_probability(kind, tilt_rows):
     """return_log_prob gives log P(x) of the untilted MPS (kernel by-product for dense per-sample tilts)."""
-    from .helpers import random_automaton, random_dense
-
-    P = random_dense(7, 4, 2, seed=31) if kind == "dense" else random_automaton(7, 4, 2, seed=32)
+    P = {"dense": lambda: random_dense(7, 4, 2, seed=31), "automaton": lambda: random_automaton(7, 4, 2, seed=32),
+         "born": lambda: random_born(7, 3, 2, seed=33)}[kind]()
     rng = np.random.default_rng(5)
     tilts = None if tilt_rows == 0 else rng.random((tilt_rows, 7, 2)) + 0.05
     X, logp, logw = P.sample(300, seed=6, tilts=tilts, return_log_prob=True)

@@ -12,10 +12,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import noise  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
-from .mps import MPSBase, ProbMPS, SparseMPS  # noqa: E402
+from .mps import BornMPS, MPSBase, ProbMPS, SparseMPS  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["ProbMPS", "SparseMPS", "MPSBase", "Diffusion", "noise", "__version__"]
+__all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "__version__"]
 
 
 def __getattr__(name):  # lazy subpackages keep `import tnddm` light

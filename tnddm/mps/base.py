@@ -71,12 +71,43 @@ class MPSBase:
 
     def _sample_chunk(self, u, tilts, log_weight=None):
         """Exact samples of the tilted law with their log-probabilities; where the kernel has it for
-        free, also fill log_weight (n,) with the untilted unnormalised log P~(X) (else leave it)."""
-        raise NotImplementedError
+        free, also fill log_weight (n,) with the untilted unnormalised log P~(X) (else leave it).
+
+        Generic version on the storage primitives: right environments, then one left pass drawing
+        x_i = F^{-1}(u_i) from c_i(b) ∝ w_i[b] l_i A_i[b] r_{i+1}; log P = sum_i log c_i(x_i).
+        """
+        n, N, d = u.shape[0], self.n_sites, self.d
+        w = np.ones((1, N, d)) if tilts is None else tilts
+        R, _ = self._right_envs(w)
+        l = np.ones((1, 1))
+        X = np.empty((n, N), dtype=np.int64)
+        logp = np.zeros(n)
+        rows = np.arange(n)
+        for i in range(N):
+            p = np.clip(np.broadcast_to(self._site_values(i, l, R[i + 1]) * w[:, i], (n, d)), 0.0, None)
+            total = p.sum(axis=1)
+            if not np.all(total > 0):
+                raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
+            p = p / total[:, None]
+            x = np.minimum((np.cumsum(p, axis=1) < u[:, i:i + 1]).sum(axis=1), d - 1)
+            X[:, i] = x
+            logp += np.log(p[rows, x])
+            step = np.zeros((n, d))
+            step[rows, x] = 1.0
+            l, _ = normalise_rows(self._transfer_left(i, l, step * w[:, i]), inplace=True)
+        return X, logp
 
     def tilt(self, weights) -> "MPSBase":
-        """The MPS of P(x) prod_i w_i[x_i] (unnormalised), same storage; weights shape (N, d)."""
-        raise NotImplementedError
+        """The MPS of P(x) prod_i w_i[x_i] (unnormalised); weights shape (N, d). Default: a view."""
+        from .views import Tilted
+
+        return Tilted(self, weights)
+
+    def emit(self, K) -> "MPSBase":
+        """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K (d_out, d) non-negative). Default: a view."""
+        from .views import Emitted
+
+        return Emitted(self, K)
 
     def dense_cores(self) -> list[np.ndarray]:
         """Cores as dense arrays (chi_{i-1}, d, chi_i)."""

@@ -17,6 +17,7 @@ import numpy as np
 from . import _sparse_kernels as kern
 from .._checks import as_configs
 from .base import MPSBase
+from .views import EmissionMixin, check_emission
 
 
 class SparseMPS(MPSBase):
@@ -232,22 +233,20 @@ class SparseMPS(MPSBase):
         return X, logp
 
 
-class EmittedMPS(SparseMPS):
+class EmittedMPS(EmissionMixin, SparseMPS):
     """A sparse MPS seen through a per-site channel: P_K(y) = sum_x P(x) prod_i K[y_i, x_i], K (d_out, d).
 
     This is how a noised model P_t = P_0 under the noise propagator is stored. Every contraction
     (environments, site values, log-probabilities, ratios, conditionals) runs on the clean cores with
-    tilts w K: the environments are the same vectors, with d_out / d times fewer entries to visit.
-    The noised automaton's own cores, in which each clean entry (a, x, j) becomes d_out entries
-    (a, y, (x, j)) of weight K[y, x] W[a, x, j], are built on first use (sampling, dense forms).
+    tilts w K (tnddm.mps.views): the environments are the same vectors, with d_out / d times fewer
+    entries to visit. The noised automaton's own cores, in which each clean entry (a, x, j) becomes
+    d_out entries (a, y, (x, j)) of weight K[y, x] W[a, x, j], are built on first use (the automaton
+    sampler, dense forms, tilts).
     """
 
     def __init__(self, clean: SparseMPS, K):
-        K = np.asarray(K, dtype=float)
-        if K.ndim != 2 or K.shape[1] != clean.d or np.any(K < 0) or not np.all(np.isfinite(K)):
-            raise ValueError(f"K must be a finite non-negative matrix of shape (d_out, {clean.d}); got {K.shape}")
-        self.clean, self.K = clean, K
-        self.n_sites, self.d = clean.n_sites, K.shape[0]
+        self.clean, self.K = clean, check_emission(K, clean.d)
+        self.n_sites, self.d = clean.n_sites, self.K.shape[0]
         self._chis = clean.bond_dims
         self._expanded = None
         self._log_norm_cache = None
@@ -271,27 +270,8 @@ class EmittedMPS(SparseMPS):
     k = property(lambda self: self._expand()[2])
     _markov = property(lambda self: self._expand()[3])
 
-    def _transfer_right(self, i, r, w):
-        return self.clean._transfer_right(i, r, w @ self.K)
-
-    def _transfer_left(self, i, l, w):
-        return self.clean._transfer_left(i, l, w @ self.K)
-
-    def _site_values(self, i, l, r):
-        return self.clean._site_values(i, l, r) @ self.K.T
-
     def _right_sweep_block(self, tilts, store: bool, logr=None):
         return self.clean._right_sweep_block(np.ascontiguousarray(tilts @ self.K), store, logr)
-
-    def _all_site_values(self, left_tilts, right_tilts):
-        ones = np.ones((1, self.n_sites, self.d))
-        lw = ones if left_tilts is None else left_tilts
-        rw = ones if right_tilts is None else right_tilts
-        values, logl, logr = self.clean._all_site_values(lw @ self.K, rw @ self.K)
-        return values @ self.K.T, logl, logr
-
-    def log_prob(self, X):
-        return MPSBase.log_prob(self, X)
 
 
 _STACK_FLOATS = 2**26  # right-environment stack per chunk of samples (512 MB)
