@@ -13,7 +13,8 @@ from .common import card_argument, emit_summary, json_option, progress_option, r
 DEFAULTS = {"method": "adam", "chi_max": 16, "lr": 0.03, "lr_decay": 1.0, "batch_size": 512, "epochs": 50,
             "rounds": 100, "walkers": 512, "mh_steps": 4, "moves": "mixed", "T": 0.3, "connected_prob": 0.5,
             "local_sweeps": 0, "epochs_per_round": 2, "buffer_rounds": 32, "anneal_start": None,
-            "anneal_rounds": 20, "kl_samples": 2000, "seed": 0, "cutoff": 1e-6, "em_steps": 4}
+            "anneal_rounds": 20, "kl_samples": 2000, "seed": 0, "cutoff": 1e-6, "em_steps": 4,
+            "born_batch_size": None}
 
 
 def _settings(card: dict, **given) -> dict:
@@ -28,8 +29,13 @@ def _settings(card: dict, **given) -> dict:
 
 
 def _trainer(opts, model_n, d):
-    from ..learn import Trainer
+    """A Trainer (1-norm MPS: adam, sweep) or a BornTrainer (born) from the settings."""
+    from ..learn import BornTrainer, Trainer
     from ..mps import ProbMPS
+
+    if opts["method"] == "born":
+        return BornTrainer(n_sites=model_n, d=d, chi_max=int(opts["chi_max"]), cutoff=float(opts["cutoff"]),
+                           batch_size=opts.get("born_batch_size"), seed=int(opts["seed"]) + 1)
 
     chi0 = int(opts["chi_max"]) if opts["method"] == "adam" else 1
     init = ProbMPS.random(model_n, chi0, d=d, seed=int(opts["seed"]))
@@ -43,7 +49,9 @@ def _trainer(opts, model_n, d):
 @click.option("--data", type=click.Path(dir_okay=False), default=None,
               help="Train on the configurations in this .npz (array 'samples', e.g. from `tnddm sample`).")
 @click.option("--loop", "use_loop", is_flag=True, help="Train by the Monte Carlo loop (walkers proposed by the model).")
-@click.option("--method", type=click.Choice(["adam", "sweep"]), default=None, help="Optimiser [card: train.method, else adam].")
+@click.option("--method", type=click.Choice(["adam", "sweep", "born"]), default=None,
+              help="adam / sweep: a non-negative 1-norm MPS; born: a Born MPS by two-site sweeps (--data only) "
+                   "[card: train.method, else adam].")
 @click.option("--chi-max", type=int, default=None, help="Bond dimension (adam) or its maximum (sweep) [train.chi_max, else 16].")
 @click.option("--epochs", type=int, default=None, help="Total epochs on --data [train.epochs, else 50].")
 @click.option("--rounds", type=int, default=None, help="Total rounds of the loop [train.rounds, else 100].")
@@ -58,7 +66,7 @@ def _trainer(opts, model_n, d):
 @progress_option
 def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, checkpoint, resume, plot, overrides,
             as_json, progress):
-    """Learn a non-negative MPS P_theta of CARD's model (a ProbMPS usable by sample / mcmc / validate).
+    """Learn an MPS P_theta of CARD's model (a ProbMPS, or a BornMPS with --method born; both usable by the engine).
 
     With --data: maximum likelihood on the file's configurations. With --loop: rounds of
     Metropolis-Hastings with moves proposed by P_theta, each followed by NLL epochs on the walkers
@@ -68,7 +76,7 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
     from ..io.checkpoint import load_checkpoint, save_checkpoint
     from ..io.files import load_samples
     from ..lattice import from_spec
-    from ..learn import Trainer, TrainingLoop, plot_history
+    from ..learn import BornTrainer, Trainer, TrainingLoop, plot_history
 
     if (data is None) == (not use_loop):
         raise ValueError("give exactly one of --data FILE or --loop")
@@ -88,6 +96,8 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
             save_checkpoint(checkpoint, arrays, meta)
 
     resumed = bool(resume and Path(checkpoint).is_file())
+    if use_loop and opts["method"] == "born":
+        raise ValueError("--method born trains on --data; the Monte Carlo loop trains a 1-norm MPS (adam or sweep)")
     if use_loop:
         total = int(opts["rounds"])
         if resumed:
@@ -117,9 +127,10 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
         total = int(opts["epochs"])
         if resumed:
             arrays, meta = load_checkpoint(checkpoint)
-            if meta.get("kind") != "trainer":
+            kinds = {"trainer": Trainer, BornTrainer.kind: BornTrainer}
+            if meta.get("kind") not in kinds:
                 raise ValueError(f"checkpoint {checkpoint!r} holds a {meta.get('kind')!r} state, not a trainer state")
-            trainer = Trainer.from_state(arrays, meta)
+            trainer = kinds[meta["kind"]].from_state(arrays, meta)
         else:
             trainer = _trainer(opts, model.n_sites, model.d)
         if total > trainer.epoch:
@@ -128,7 +139,7 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
         summary = {"mode": "data", "epochs": trainer.epoch, "n_data": int(X.shape[0]),
                    "nll": history["nll"][-1] if history["nll"] else None}
     P = trainer.model
-    summary.update({"method": trainer.config["method"], "max_bond": max(P.bond_dims), "seconds": time.perf_counter() - start,
+    summary.update({"method": trainer.config["method"], "max_bond": trainer.max_bond(), "seconds": time.perf_counter() - start,
                     "resumed": resumed, "checkpoint": checkpoint, "tnddm_version": __version__})
     if int(opts["kl_samples"]) > 1:
         Xk, logp = model.sample(int(opts["kl_samples"]), seed=12345)

@@ -93,18 +93,23 @@ def load_checkpoint(path) -> tuple[dict, dict]:
 
 
 def save_model(path, model, metadata: dict | None = None) -> None:
-    """Save a probability MPS (its dense cores) with metadata."""
-    cores = model.dense_cores() if hasattr(model, "dense_cores") else list(model)
+    """Save a probability MPS with metadata: a BornMPS as its psi cores (form "born"), any other as dense cores."""
+    from ..mps import BornMPS
+
+    born = isinstance(model, BornMPS)
+    cores = model.cores if born else (model.dense_cores() if hasattr(model, "dense_cores") else list(model))
     arrays = {f"core_{i:04d}": np.asarray(A, dtype=float) for i, A in enumerate(cores)}
     meta = dict(metadata or {})
     meta.setdefault("kind", "model")
+    meta["form"] = "born" if born else "1-norm"
     meta["n_sites"] = len(cores)
     save_checkpoint(path, arrays, meta)
 
 
 def load_model(path):
-    """(ProbMPS, metadata) from any checkpoint holding cores core_0000 ... (a model or a training state)."""
-    from ..mps import ProbMPS
+    """(model, metadata) from any checkpoint holding cores core_0000 ... (a model or a training state):
+    a BornMPS when the metadata says form = "born", else a ProbMPS."""
+    from ..mps import BornMPS, ProbMPS
 
     arrays, meta = load_checkpoint(path)
     n = meta.get("n_sites")
@@ -116,4 +121,4 @@ def load_model(path):
         raise ValueError(f"checkpoint {str(path)!r} lacks core array {exc.args[0]!r}") from None
     if not cores:
         raise ValueError(f"checkpoint {str(path)!r} holds no MPS cores")
-    return ProbMPS(cores), meta
+    return (BornMPS(cores) if meta.get("form") == "born" else ProbMPS(cores)), meta

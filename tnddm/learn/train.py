@@ -126,8 +126,37 @@ def em_two_site(B, l, r, x, y, Lz, Rz, steps: int):
     return B
 
 
-# ---- the trainer -------------------------------------------------------------------------------
-class Trainer:
+# ---- the trainers ------------------------------------------------------------------------------
+class EpochTrainer:
+    """The epoch loop shared by the trainers: subclasses define train_epoch(X) -> NLL, max_bond(), config, history."""
+
+    config: dict
+    history: dict
+    epoch: int
+
+    def fit(self, X, epochs: int, progress: bool = False, callback=None) -> dict:
+        """Run epochs more epochs on X; callback(trainer) after each (e.g. a checkpoint). Returns history."""
+        epochs = check_positive_int(epochs, "epochs")
+        it = range(epochs)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, desc=f"train ({self.config['method']})", unit="epoch")
+        for _ in it:
+            start = time.perf_counter()
+            value = self.train_epoch(X)
+            self.history["epoch"].append(self.epoch)
+            self.history["nll"].append(value)
+            self.history["max_bond"].append(self.max_bond())
+            self.history["seconds"].append(time.perf_counter() - start)
+            if progress:
+                it.set_postfix(nll=f"{value:.4f}", chi=self.history["max_bond"][-1])
+            if callback is not None:
+                callback(self)
+        return self.history
+
+
+class Trainer(EpochTrainer):
     """Maximum-likelihood training of a ProbMPS on configurations (see the module docstring).
 
     model:      initial ProbMPS (or its cores); the trainer keeps its own copy.
@@ -253,26 +282,8 @@ class Trainer:
         self.epoch += 1
         return float(-np.mean(log_weights(self.cores, X)) + log_norm(self.cores))
 
-    def fit(self, X, epochs: int, progress: bool = False, callback=None) -> dict:
-        """Run epochs more epochs on X; callback(trainer) after each (e.g. a checkpoint). Returns history."""
-        epochs = check_positive_int(epochs, "epochs")
-        it = range(epochs)
-        if progress:
-            from tqdm.auto import tqdm
-
-            it = tqdm(it, desc=f"train ({self.config['method']})", unit="epoch")
-        for _ in it:
-            start = time.perf_counter()
-            value = self.train_epoch(X)
-            self.history["epoch"].append(self.epoch)
-            self.history["nll"].append(value)
-            self.history["max_bond"].append(max(A.shape[2] for A in self.cores))
-            self.history["seconds"].append(time.perf_counter() - start)
-            if progress:
-                it.set_postfix(nll=f"{value:.4f}", chi=self.history["max_bond"][-1])
-            if callback is not None:
-                callback(self)
-        return self.history
+    def max_bond(self) -> int:
+        return max(A.shape[2] for A in self.cores)
 
     # ---- state ---------------------------------------------------------------------------------
     def state(self) -> tuple[dict, dict]:

@@ -104,7 +104,7 @@ class BornMPS(MPSBase):
         acc = np.zeros(n)
         with np.errstate(divide="ignore", invalid="ignore"):
             for i, B in enumerate(self.cores):
-                v = np.einsum("na,anb->nb", v, B[:, X[:, i], :])
+                v = times_core(v, B, X[:, i])
                 s = np.abs(v).sum(axis=1)
                 v = v / np.where(s > 0, s, 1.0)[:, None]
                 acc = acc + np.log(s)
@@ -118,7 +118,7 @@ class BornMPS(MPSBase):
         n, N = X.shape[0], self.n_sites
         right = [np.ones((n, 1))] * (N + 1)
         for i in range(N - 1, -1, -1):
-            right[i] = _unit_rows(np.einsum("anb,nb->na", self.cores[i][:, X[:, i], :], right[i + 1]))
+            right[i] = _unit_rows(core_times(self.cores[i], X[:, i], right[i + 1]))
         out = np.empty((n, N, self.d))
         left = np.ones((n, 1))
         rows = np.arange(n)
@@ -129,7 +129,7 @@ class BornMPS(MPSBase):
                 bad = np.flatnonzero(here == 0)
                 raise ValueError(f"X rows {bad[:10].tolist()} have probability zero; ratios undefined")
             out[:, i] = (amp / here[:, None]) ** 2
-            left = _unit_rows(np.einsum("na,anb->nb", left, B[:, X[:, i], :]))
+            left = _unit_rows(times_core(left, B, X[:, i]))
         return out
 
 
@@ -137,4 +137,22 @@ def _unit_rows(v):
     """Rows scaled to unit max-abs (all-zero rows stay zero)."""
     s = np.abs(v).max(axis=1, keepdims=True)
     return v / np.where(s > 0, s, 1.0)
+
+
+def times_core(v, B, x):
+    """v_s B[:, x_s, :] for each row s: (n, chi_l) -> (n, chi_r), one GEMM per symbol."""
+    out = np.empty((v.shape[0], B.shape[2]))
+    for a in range(B.shape[1]):
+        rows = x == a
+        out[rows] = v[rows] @ B[:, a, :]
+    return out
+
+
+def core_times(B, x, v):
+    """B[:, x_s, :] v_s for each row s: (n, chi_r) -> (n, chi_l), one GEMM per symbol."""
+    out = np.empty((v.shape[0], B.shape[0]))
+    for a in range(B.shape[1]):
+        rows = x == a
+        out[rows] = v[rows] @ B[:, a, :].T
+    return out
 
