@@ -14,10 +14,12 @@ walkers, 2 local sweeps per round; Ising: 12-round buffer, beta annealed over 10
 32-round buffer) or Adam on log-weights (1024 walkers, 16-round buffer).
 
 --data N replaces the loop by the two-site sweep trainer (Han et al. 2018) on N exact samples of
-pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data.
+pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data. With --born
+the model is a Born MPS (tnddm.learn.BornTrainer) instead of a non-negative 1-norm MPS.
 
     python examples/learning_loop.py OUT_DIR --save models      # the full study (~8 min per run)
     python examples/learning_loop.py OUT_DIR --data 50000 --sweeps 6 --chi 32   # sweeps on exact data
+    python examples/learning_loop.py OUT_DIR --data 150000 --sweeps 4 --chi 32 --systems ising --born   # Born MPS
     python examples/learning_loop.py OUT_DIR --quick            # small systems, under a minute
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 import tnddm
 from tnddm.io.checkpoint import save_model
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
-from tnddm.learn import Trainer, TrainingLoop, kl_from_exact_samples
+from tnddm.learn import BornTrainer, Trainer, TrainingLoop, kl_from_exact_samples
 from tnddm.mcmc import MetropolisHastings
 
 
@@ -93,11 +95,15 @@ def kl_estimate(model, P, n, seed) -> tuple[float, float]:
     return kl_from_exact_samples(model, P, n, seed=seed + 100)
 
 
-def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False):
-    """Two-site sweeps (Trainer method 'sweep', adaptive bond up to chi) on n_data exact samples of pi."""
+def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False):
+    """Two-site sweeps (adaptive bond up to chi) on n_data exact samples of pi: Trainer method 'sweep'
+    (non-negative 1-norm MPS from a random bond-2 start) or, born=True, BornTrainer (from the uniform product state)."""
     X, _ = model.sample(n_data, seed=seed + 300)
-    trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
-                      batch_size=None, seed=seed + 1)
+    if born:
+        trainer = BornTrainer(n_sites=model.n_sites, chi_max=chi, seed=seed + 1)
+    else:
+        trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
+                          batch_size=None, seed=seed + 1)
     history = {"round": [], "kl": [], "acceptance": []}
     start = time.perf_counter()
     for k in range(sweeps):
@@ -127,6 +133,7 @@ def main(argv=None):
     ap.add_argument("--save", type=str, default=None, help="folder for the trained checkpoints")
     ap.add_argument("--data", type=int, default=None, help="train by sweeps on this many exact samples instead of the loop")
     ap.add_argument("--sweeps", type=int, default=6, help="sweeps with --data (default 6)")
+    ap.add_argument("--born", action="store_true", help="with --data: train a Born MPS instead of a 1-norm MPS")
     ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
                     help="the loop's trainer: two-site sweeps on the buffer (default) or Adam")
     ap.add_argument("--seed", type=int, default=0)
@@ -145,8 +152,8 @@ def main(argv=None):
         for chi in chis:
             if args.data:
                 trainer, history, row = train_from_samples(name, model, chi, args.data, args.sweeps, args.quick,
-                                                           args.seed, args.progress)
-                settings = {"data": args.data, "sweeps": args.sweeps}
+                                                           args.seed, args.progress, args.born)
+                settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born}
             else:
                 loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.method,
                                       args.progress)
@@ -157,7 +164,7 @@ def main(argv=None):
             if args.save:
                 meta = {"result": row, "model": model.to_spec(), "loop": settings, "trainer": trainer.config,
                         "command": "python examples/learning_loop.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-                suffix = "_data" if args.data else ""
+                suffix = ("_born" if args.born else "_data") if args.data else ""
                 save_model(Path(args.save) / f"{name}_chi{chi}{suffix}.npz", trainer.model, meta)
     lines = [f"| system | chi | {'sweeps' if args.data else 'rounds'} | KL(pi or P) | disconnected acceptance | "
              "training time (s) |",

@@ -7,7 +7,7 @@ from tnddm.io import load_checkpoint, load_model, save_checkpoint, save_model
 from tnddm.learn import BornTrainer
 from tnddm.learn.born import _amplitudes, right_canonical
 
-from .helpers import enumerate_configs, random_born
+from .helpers import random_born
 
 
 def exact_kl(p, model) -> float:

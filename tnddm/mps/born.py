@@ -39,6 +39,7 @@ class BornMPS(MPSBase):
         self.cores = cores
         self.n_sites, self.d = len(cores), d
         self._log_norm_cache = None
+        self._canonical = None
 
     @property
     def bond_dims(self):
@@ -51,38 +52,52 @@ class BornMPS(MPSBase):
         return tuple(B.shape[0] for B in self.cores) + (1,)
 
     # ---- storage primitives ---------------------------------------------------------------
-    @staticmethod
-    def _weighted(w, T):
-        """sum_x w[n, x] T[n, x, ...] with a batch axis of size 1 broadcast on either side."""
-        if T.shape[0] == 1:
-            return np.tensordot(w, T[0], axes=([1], [0]))
-        if w.shape[0] == 1:
-            return np.einsum("nxac,x->nac", T, w[0])
-        return np.einsum("nxac,nx->nac", T, w)
+    def _sandwich(self, i, E, w, side: str):
+        """sum_x w[n, x] M_x[n] with M_x = B[x] E B[x]^T (side 'right') or B[x]^T E B[x] (side 'left').
+
+        E (n_E, c, c); two large GEMMs per symbol (batch folded into the matrix rows)."""
+        B = self.cores[i]
+        cl, d, cr = B.shape
+        nE = E.shape[0]
+        n = max(nE, w.shape[0])
+        out = None
+        for x in range(d):
+            wx = w[:, x]
+            if not np.any(wx):
+                continue
+            Bx = B[:, x, :] if side == "right" else B[:, x, :].T  # M_x = Bx E Bx^T
+            a, c = Bx.shape
+            Y = (E.reshape(nE * c, c) @ Bx.T).reshape(nE, c, a)  # E Bx^T
+            M = (Bx @ Y.transpose(1, 0, 2).reshape(c, nE * a)).reshape(a, nE, a).transpose(1, 0, 2)
+            term = M * wx[:, None, None]
+            out = np.broadcast_to(term, (n, a, a)).copy() if out is None else out + term
+        if out is None:
+            a = cl if side == "right" else cr
+            out = np.zeros((n, a, a))
+        return out
 
     def _transfer_right(self, i, r, w):
-        B = self.cores[i]
-        cr = B.shape[2]
-        R = r.reshape(r.shape[0], cr, cr)
-        T = np.einsum("axb,nbe,cxe->nxac", B, R, B, optimize=True)
-        out = self._weighted(w, T)
+        cr = self.cores[i].shape[2]
+        out = self._sandwich(i, r.reshape(r.shape[0], cr, cr), w, "right")
         return out.reshape(out.shape[0], -1)
 
     def _transfer_left(self, i, l, w):
-        B = self.cores[i]
-        cl = B.shape[0]
-        L = l.reshape(l.shape[0], cl, cl)
-        T = np.einsum("axb,nac,cxe->nxbe", B, L, B, optimize=True)
-        out = self._weighted(w, T)
+        cl = self.cores[i].shape[0]
+        out = self._sandwich(i, l.reshape(l.shape[0], cl, cl), w, "left")
         return out.reshape(out.shape[0], -1)
 
     def _site_values(self, i, l, r):
+        """tr(L B[x] R B[x]^T) = sum_{c,e} (L B[x] R)[c, e] B[x][c, e] for each symbol."""
         B = self.cores[i]
-        cl, _, cr = B.shape
+        cl, d, cr = B.shape
         n = max(l.shape[0], r.shape[0])
-        L = np.broadcast_to(l.reshape(l.shape[0], cl, cl), (n, cl, cl))
-        R = np.broadcast_to(r.reshape(r.shape[0], cr, cr), (n, cr, cr))
-        return np.einsum("nac,axb,nbe,cxe->nx", L, B, R, B, optimize=True)
+        L = l.reshape(l.shape[0], cl, cl)
+        R = r.reshape(r.shape[0], cr, cr)
+        out = np.empty((n, d))
+        for x in range(d):
+            LB = (L.reshape(-1, cl) @ B[:, x, :]).reshape(L.shape[0], cl, cr)  # L B[x] (L symmetric)
+            out[:, x] = np.einsum("nce,nce->n", np.broadcast_to(LB @ R, (n, cl, cr)), np.broadcast_to(B[:, x, :], (n, cl, cr)))
+        return out
 
     def tilt(self, weights) -> "BornMPS":
         """P(x) prod_i w_i[x_i] (w >= 0) as a Born MPS: B_i[x] -> sqrt(w_i[x]) B_i[x]."""
@@ -94,6 +109,34 @@ class BornMPS(MPSBase):
     def dense_cores(self):
         """1-norm cores A_i[x] = B_i[x] (x) B_i[x], shape (chi^2, d, chi^2) (signed; small chi only)."""
         return [np.einsum("axb,cxe->acxbe", B, B).reshape(B.shape[0] ** 2, self.d, B.shape[2] ** 2) for B in self.cores]
+
+    def _sample_chunk(self, u, tilts, log_weight=None):
+        """Untilted: the Born-machine sampler on the right-canonical form, where the right environments are
+        identities and c_i(b) = ||v B_i[b]||^2 / ||v||^2 for the prefix vector v (O(d chi^2) per site).
+        Tilted: MPSBase's generic sampler."""
+        if tilts is not None:
+            return super()._sample_chunk(u, tilts, log_weight)
+        if getattr(self, "_canonical", None) is None:
+            self._canonical = right_canonical(self.cores)
+        n = u.shape[0]
+        X = np.empty((n, self.n_sites), dtype=np.int64)
+        logp = np.zeros(n)
+        rows = np.arange(n)
+        v = np.ones((n, 1))
+        for i, B in enumerate(self._canonical):
+            cl, d, cr = B.shape
+            amps = (v @ B.reshape(cl, d * cr)).reshape(n, d, cr)
+            weight = np.einsum("nxb,nxb->nx", amps, amps)
+            total = weight.sum(axis=1)
+            p = weight / total[:, None]
+            x = np.minimum((np.cumsum(p, axis=1) < u[:, i:i + 1]).sum(axis=1), d - 1)
+            X[:, i] = x
+            logp += np.log(p[rows, x])
+            v = amps[rows, x] / np.sqrt(weight[rows, x])[:, None]
+        return X, logp
+
+    def check_nonnegative(self, atol: float = 0.0) -> None:
+        """Nothing to check: P = psi^2 >= 0 for any real cores (the chi^2-bond cores are signed by design)."""
 
     # ---- faster paths -----------------------------------------------------------------------
     def log_prob(self, X) -> np.ndarray:
@@ -155,4 +198,16 @@ def core_times(B, x, v):
         rows = x == a
         out[rows] = v[rows] @ B[:, a, :].T
     return out
+
+
+def right_canonical(cores) -> list[np.ndarray]:
+    """The same psi with cores 1..N-1 right-orthonormal (sum_x B[x] B[x]^T = 1) and ||psi|| = 1 in core 0."""
+    cores = [np.array(B, dtype=float) for B in cores]
+    for i in range(len(cores) - 1, 0, -1):
+        cl, d, cr = cores[i].shape
+        Q, Rt = np.linalg.qr(cores[i].reshape(cl, d * cr).T)  # B^T = Q R  ->  B = R^T Q^T
+        cores[i] = Q.T.reshape(-1, d, cr)
+        cores[i - 1] = np.einsum("axb,cb->axc", cores[i - 1], Rt)
+    cores[0] = cores[0] / np.linalg.norm(cores[0])
+    return cores
 
