@@ -1,8 +1,8 @@
 """The trained MPS checkpoints of models/ as Monte Carlo proposals: KL(pi || P_theta) and MH acceptance.
 
 For each shipped checkpoint of Fredkin N = 64 at c = 0.6 and the Ising 8 x 16 cylinder at beta_c
-(trained by the Monte Carlo loop at chi 8, 16, 32, by sweeps on exact samples at chi 32, and the
-Born MPS of Ising at chi 32: see docs/learning.md), the example loads the model with tnddm.io.checkpoint.load_model, estimates
+(trained by the Monte Carlo loop at chi 8, 16, 32, and by sweeps on exact samples at chi 32: see
+docs/learning.md), the example loads the model with tnddm.io.checkpoint.load_model, estimates
 
     KL(pi || P_theta) = E_pi[log pi(x) - log P_theta(x)]   (exact samples of pi, exact log P_theta),
 
@@ -34,7 +34,6 @@ def checkpoints(quick: bool) -> list[tuple[str, object, str]]:
     fredkin, ising = Fredkin(n_sites=64, c=0.6), IsingCylinder(length=16, width=8, beta=BETA_C)
     out = [("fredkin_64_chi32_data", fredkin, "area"), ("ising_8x16_chi32_data", ising, "energy")]
     if not quick:
-        out += [("ising_8x16_chi32_born", ising, "energy")]
         out += [(f"fredkin_64_chi{chi}", fredkin, "area") for chi in (8, 16, 32)]
         out += [(f"ising_8x16_chi{chi}", ising, "energy") for chi in (8, 16, 32)]
     return out

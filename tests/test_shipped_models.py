@@ -19,7 +19,8 @@ ISING = IsingCylinder(length=16, width=8, beta=BETA_C)
 
 @pytest.mark.parametrize("name, target", [(f"fredkin_64_chi{chi}", FREDKIN) for chi in (8, 16, 32)]
                          + [(f"ising_8x16_chi{chi}", ISING) for chi in (8, 16, 32)]
-                         + [("fredkin_64_chi32_data", FREDKIN), ("ising_8x16_chi32_data", ISING)])
+                         + [("fredkin_64_chi32_data", FREDKIN), ("ising_8x16_chi32_data", ISING),
+                            ("ising_8x16_chi32_born", ISING)])
 def test_shipped_checkpoint_is_a_distribution_over_the_target_lattice(name, target):
     model, meta = load_model(MODELS / f"{name}.npz")
     assert model.n_sites == target.n_sites and model.d == 2
@@ -45,3 +46,16 @@ def test_sweep_trained_checkpoints_have_the_documented_quality_as_proposals():
     poor = truncate(ISING.mps(), 8)  # negative control (KL about 12): the thresholds separate good from poor
     assert kl_from_exact_samples(ISING, poor, 500, seed=0)[0] > 2.0
     assert MetropolisHastings(ISING, poor, moves="disconnected").run(30, 32, seed=3).acceptance() < 0.2
+
+
+def test_born_checkpoint_has_the_documented_quality_as_a_proposal():
+    """The Born MPS of Ising 8 x 16 at chi = 32 (docs: KL 1.12, disconnected acceptance 0.44) loads as a BornMPS
+    and keeps that quality; the thresholds are those that the lumped chi = 8 truncation fails (test above)."""
+    from tnddm import BornMPS
+
+    born, meta = load_model(MODELS / "ising_8x16_chi32_born.npz")
+    assert isinstance(born, BornMPS) and max(born.born_bond_dims) == 32 and meta["loop"]["born"]
+    kl, se = kl_from_exact_samples(ISING, born, 2000, seed=0)
+    assert kl < 2.0, (kl, se)
+    assert MetropolisHastings(ISING, born, moves="disconnected").run(30, 32, seed=2).acceptance() > 0.2
+
