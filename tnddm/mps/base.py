@@ -1,13 +1,18 @@
 """Algorithms shared by every probability MPS, written against four storage primitives.
 
-A probability MPS is P(x) = A_1[x_1] ... A_N[x_N] (1-norm, not Born): Z = sum_x P(x) is the
-contraction with the all-ones vector on every site. Subclasses store the cores (dense or sparse
-automaton) and implement, for batches of environment vectors and per-site weights ("tilts") w:
+A probability MPS is P(x) = A_1[x_1] ... A_N[x_N] in the 1-norm sense: Z = sum_x P(x) is the
+contraction with the all-ones vector on every site. Subclasses store the cores (dense, sparse
+automaton, or a Born MPS whose A_i[x] = B_i[x] (x) B_i[x] act on chi x chi matrices) and implement,
+for batches of environment vectors and per-site weights ("tilts") w:
 
     _transfer_right(i, r, w) = sum_x w[x] A_i[x] r          (n, chi_{i+1}) -> (n, chi_i)
     _transfer_left(i, l, w)  = sum_x w[x] l A_i[x]          (n, chi_i)     -> (n, chi_{i+1})
     _site_values(i, l, r)[x] = l A_i[x] r                   -> (n, d)
     _sample_chunk(u, tilts, log_weight=None) -> (X, log P(X | tilts)); may fill log_weight with log P~(X)
+
+The first three are required; _sample_chunk, tilt and emit have generic versions written on them
+(an exact left-to-right sampler, and the views of tnddm.mps.views), which subclasses replace with
+faster storage-specific ones.
 
 Every environment is renormalised after each step (divided by the sum of its absolute values) and
 the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows nor overflows.
