@@ -22,25 +22,19 @@ from scipy.optimize import minimize
 
 from .._checks import as_configs, check_positive_int
 from ..mps import BornMPS
-from ..mps.born import core_times, right_canonical, times_core
-from ..rng import as_generator, generator_from_state
+from ..mps.born import core_times, right_canonical, times_core, unit_rows
+from ..rng import as_generator
 from .train import EpochTrainer
-
-
-def _unit(v):
-    """Rows scaled to unit Euclidean norm (psi ratios are unchanged)."""
-    s = np.linalg.norm(v, axis=1, keepdims=True)
-    return v / np.where(s > 0, s, 1.0)
 
 
 def _step_left(B, l, x):
     """l_s B[:, x_s, :] for each configuration: (n, chi_l) -> (n, chi_r), unit rows."""
-    return _unit(times_core(l, B, x))
+    return unit_rows(times_core(l, B, x))
 
 
 def _step_right(B, r, x):
     """B[:, x_s, :] r_s for each configuration: (n, chi_r) -> (n, chi_l), unit rows."""
-    return _unit(core_times(B, x, r))
+    return unit_rows(core_times(B, x, r))
 
 
 def _amplitudes(theta, l, r, xi, xj, with_G: bool):
@@ -195,9 +189,7 @@ class BornTrainer(EpochTrainer):
             tr = cls(cores, chi_max=cfg["chi_max"], cutoff=cfg["cutoff"], ascent_steps=cfg["ascent_steps"],
                      batch_size=cfg["batch_size"])
             tr.cores = [np.array(B, dtype=float) for B in cores]  # already canonical: keep bit for bit
-            tr.epoch = int(meta["epoch"])
-            tr.history = {k: list(v) for k, v in meta["history"].items()}
-            tr.rng = generator_from_state(meta["rng_state"])
+            tr._restore_progress(meta)
         except KeyError as exc:
             raise ValueError(f"trainer state is missing field {exc.args[0]!r}") from None
         return tr

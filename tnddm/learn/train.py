@@ -134,6 +134,12 @@ class EpochTrainer:
     history: dict
     epoch: int
 
+    def _restore_progress(self, meta: dict) -> None:
+        """Epoch count, history and generator state from a state() metadata dict (KeyError if missing)."""
+        self.epoch = int(meta["epoch"])
+        self.history = {k: list(v) for k, v in meta["history"].items()}
+        self.rng = generator_from_state(meta["rng_state"])
+
     def fit(self, X, epochs: int, progress: bool = False, callback=None) -> dict:
         """Run epochs more epochs on X; callback(trainer) after each (e.g. a checkpoint). Returns history."""
         epochs = check_positive_int(epochs, "epochs")
@@ -310,9 +316,8 @@ class Trainer(EpochTrainer):
                      betas=tuple(cfg["betas"]), lr_decay=cfg.get("lr_decay", 1.0))
             tr.m = [np.array(arrays[f"adam_m_{i:04d}"]) for i in range(N)]
             tr.v = [np.array(arrays[f"adam_v_{i:04d}"]) for i in range(N)]
-            tr.step_count, tr.epoch = int(meta["step_count"]), int(meta["epoch"])
-            tr.history = {k: list(v) for k, v in meta["history"].items()}
-            tr.rng = generator_from_state(meta["rng_state"])
+            tr.step_count = int(meta["step_count"])
+            tr._restore_progress(meta)
         except KeyError as exc:
             raise ValueError(f"trainer state is missing field {exc.args[0]!r}") from None
         return tr

@@ -213,6 +213,26 @@ def normalise_columns(r, logs):
             r[a, s] /= norms[s]
 
 
+@njit(cache=True, inline="always")
+def _renormalise_into(src, dst, rows, m, norms, logs):
+    """dst[:rows, t] = src[:rows, t] / sum_a |src[a, t]| for each of m samples, adding the log factor to
+    logs[t] (-inf, and dst = 0, when the column is all zero)."""
+    for t in range(m):
+        norms[t] = 0.0
+    for a in range(rows):
+        for t in range(m):
+            norms[t] += abs(src[a, t])
+    for t in range(m):
+        if norms[t] > 0.0:
+            logs[t] += np.log(norms[t])
+        else:
+            logs[t] = -np.inf
+            norms[t] = 1.0
+    for a in range(rows):
+        for t in range(m):
+            dst[a, t] = src[a, t] / norms[t]
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R, sign, logv, block, logr):
     """Per-sample right environments for the whole chain in one call, blocks of samples in parallel.
@@ -244,8 +264,6 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
                 logr[s0 + t, N] = 0.0
         for i in range(N - 1, -1, -1):
             cl = chis[i]
-            for t in range(m):
-                norms[t] = 0.0
             for a in range(cl):
                 for t in range(m):
                     nr[a, t] = 0.0
@@ -260,17 +278,7 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
                         for t in range(m):
                             ws = s0 + t if per_sample_w else 0
                             nr[a, t] += wt * tilts[ws, i, y] * r[b, t]
-                for t in range(m):
-                    norms[t] += abs(nr[a, t])
-            for t in range(m):
-                if norms[t] > 0.0:
-                    logs[t] += np.log(norms[t])
-                else:
-                    logs[t] = -np.inf
-                    norms[t] = 1.0
-            for a in range(cl):
-                for t in range(m):
-                    r[a, t] = nr[a, t] / norms[t]
+            _renormalise_into(nr, r, cl, m, norms, logs)
             if store_logs:
                 for t in range(m):
                     logr[s0 + t, i] = logs[t]
@@ -394,17 +402,6 @@ def left_pass_site_values(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts
             for t in range(m):
                 for y in range(d):
                     values[s0 + t, i, y] = vals[t, y]
-                norms[t] = 0.0
-            for b in range(cr):
-                for t in range(m):
-                    norms[t] += abs(nl[b, t])
+            _renormalise_into(nl, l, cr, m, norms, logs)
             for t in range(m):
-                if norms[t] > 0.0:
-                    logs[t] += np.log(norms[t])
-                else:
-                    logs[t] = -np.inf
-                    norms[t] = 1.0
                 logl[s0 + t, i + 1] = logs[t]
-            for b in range(cr):
-                for t in range(m):
-                    l[b, t] = nl[b, t] / norms[t]

@@ -161,7 +161,7 @@ class BornMPS(MPSBase):
         n, N = X.shape[0], self.n_sites
         right = [np.ones((n, 1))] * (N + 1)
         for i in range(N - 1, -1, -1):
-            right[i] = _unit_rows(core_times(self.cores[i], X[:, i], right[i + 1]))
+            right[i] = unit_rows(core_times(self.cores[i], X[:, i], right[i + 1]))
         out = np.empty((n, N, self.d))
         left = np.ones((n, 1))
         rows = np.arange(n)
@@ -172,12 +172,12 @@ class BornMPS(MPSBase):
                 bad = np.flatnonzero(here == 0)
                 raise ValueError(f"X rows {bad[:10].tolist()} have probability zero; ratios undefined")
             out[:, i] = (amp / here[:, None]) ** 2
-            left = _unit_rows(times_core(left, B, X[:, i]))
+            left = unit_rows(times_core(left, B, X[:, i]))
         return out
 
 
-def _unit_rows(v):
-    """Rows scaled to unit max-abs (all-zero rows stay zero)."""
+def unit_rows(v):
+    """Rows scaled to unit max-abs (all-zero rows stay zero); psi ratios are unchanged."""
     s = np.abs(v).max(axis=1, keepdims=True)
     return v / np.where(s > 0, s, 1.0)
 
