@@ -28,6 +28,12 @@ class LatticeModel:
         """The exact model as a normalised SparseMPS (Markov gauge: cores are transition probabilities)."""
         return self.automaton.mps
 
+    def born_mps(self):
+        """The exact model as a BornMPS: psi = sqrt(pi) from the automaton (tnddm.mps.compress truncates it)."""
+        from ..mps import BornMPS
+
+        return BornMPS.from_automaton(self.mps())
+
     def log_z(self) -> float:
         """Exact log Z = log sum_x exp(log_weight(x)), from a log-space sweep."""
         return self.automaton.log_z

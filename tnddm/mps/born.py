@@ -41,6 +41,19 @@ class BornMPS(MPSBase):
         self._log_norm_cache = None
         self._canonical = None
 
+    @classmethod
+    def from_automaton(cls, mps) -> "BornMPS":
+        """psi = sqrt(P) for a deterministic automaton P (a SparseMPS with one entry per (state, symbol)):
+        each x follows a single path of states, so P(x) = prod_i W_i(path) and psi(x) = prod_i sqrt(W_i(path))
+        exactly. Same bond dimension as the automaton; dense cores, so for bonds up to a few hundred."""
+        from .sparse import SparseMPS
+
+        if not isinstance(mps, SparseMPS) or not mps.is_automaton:
+            raise ValueError("mps must be a deterministic automaton (a SparseMPS with k = 1, e.g. model.mps() of an "
+                             f"exact lattice model); got {type(mps).__name__}"
+                             + (f" with k = {mps.k}" if isinstance(mps, SparseMPS) else ""))
+        return cls(SparseMPS(mps.next_states, [np.sqrt(W) for W in mps.weights]).dense_cores())
+
     @property
     def bond_dims(self):
         """Environment sizes chi_i^2 (the bonds of the equivalent 1-norm MPS)."""
