@@ -15,11 +15,15 @@ walkers, 2 local sweeps per round; Ising: 12-round buffer, beta annealed over 10
 
 --data N replaces the loop by the two-site sweep trainer (Han et al. 2018) on N exact samples of
 pi, for --sweeps sweeps: what the same MPS reaches when it is given independent data. With --born
-the model is a Born MPS (tnddm.learn.BornTrainer) instead of a non-negative 1-norm MPS.
+the model is a Born MPS (tnddm.learn.BornTrainer) instead of a non-negative 1-norm MPS; with
+--init compressed it starts from the bond-chi compression of the exact sqrt(pi) (tnddm.mps.compress,
+the best a bond-chi model can do up to second order) instead of the product state, which shows
+what training on N samples does to a model that is already at the floor.
 
     python examples/learning_loop.py OUT_DIR --save models      # the full study (~8 min per run)
     python examples/learning_loop.py OUT_DIR --data 50000 --sweeps 6 --chi 32   # sweeps on exact data
     python examples/learning_loop.py OUT_DIR --data 150000 --sweeps 4 --chi 32 --systems ising --born   # Born MPS
+    python examples/learning_loop.py OUT_DIR --data 100000 --sweeps 1 --chi 32 --systems ising --born --init compressed
     python examples/learning_loop.py OUT_DIR --quick            # small systems, under a minute
 """
 from __future__ import annotations
@@ -35,6 +39,7 @@ from tnddm.io.checkpoint import save_model
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.learn import BornTrainer, Trainer, TrainingLoop, kl_from_exact_samples
 from tnddm.mcmc import MetropolisHastings
+from tnddm.mps.compress import compress
 
 
 def systems(quick: bool):
@@ -95,25 +100,29 @@ def kl_estimate(model, P, n, seed) -> tuple[float, float]:
     return kl_from_exact_samples(model, P, n, seed=seed + 100)
 
 
-def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False):
+def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False, init="product"):
     """Two-site sweeps (adaptive bond up to chi) on n_data exact samples of pi: Trainer method 'sweep'
-    (non-negative 1-norm MPS from a random bond-2 start) or, born=True, BornTrainer (from the uniform product state)."""
-    X, _ = model.sample(n_data, seed=seed + 300)
+    (non-negative 1-norm MPS from a random bond-2 start) or, born=True, BornTrainer (from the uniform product
+    state, or init='compressed' from the bond-chi compression of the exact sqrt(pi))."""
+    X, log_pi = model.sample(n_data, seed=seed + 300)
     if born:
-        trainer = BornTrainer(n_sites=model.n_sites, chi_max=chi, seed=seed + 1)
+        start_model = compress(model.born_mps(), chi, sweeps=3)[0] if init == "compressed" else None
+        trainer = BornTrainer(start_model, n_sites=model.n_sites, chi_max=chi, seed=seed + 1)
     else:
         trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
                           batch_size=None, seed=seed + 1)
-    history = {"round": [], "kl": [], "acceptance": []}
+    history = {"round": [], "kl": [], "train_kl": [], "acceptance": []}
     start = time.perf_counter()
     for k in range(sweeps):
-        trainer.train_epoch(X)
+        train_kl = trainer.train_epoch(X) + float(log_pi.mean())  # the same KL on the training samples
         kl, _ = kl_estimate(model, trainer.model, 2000, seed + k)
         history["round"].append(k + 1)
         history["kl"].append(kl)
+        history["train_kl"].append(train_kl)
         history["acceptance"].append(float("nan"))
         if progress:
-            print(f"{name} chi={chi} sweep {k + 1}: kl {kl:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            print(f"{name} chi={chi} sweep {k + 1}: kl {kl:.4f} (on the training samples {train_kl:.4f}; "
+                  f"{time.perf_counter() - start:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
     P = trainer.model
     kl, se = kl_estimate(model, P, 2000 if quick else 4000, seed)
@@ -134,11 +143,15 @@ def main(argv=None):
     ap.add_argument("--data", type=int, default=None, help="train by sweeps on this many exact samples instead of the loop")
     ap.add_argument("--sweeps", type=int, default=6, help="sweeps with --data (default 6)")
     ap.add_argument("--born", action="store_true", help="with --data: train a Born MPS instead of a 1-norm MPS")
+    ap.add_argument("--init", choices=("product", "compressed"), default="product",
+                    help="with --born: start from the product state or from the compressed exact sqrt(pi)")
     ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
                     help="the loop's trainer: two-site sweeps on the buffer (default) or Adam")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
+    if args.init != "product" and not (args.data and args.born):
+        ap.error("--init compressed needs --data and --born")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chis = [int(c) for c in (args.chi or ("4" if args.quick else "8,16,32")).split(",")]
@@ -152,8 +165,8 @@ def main(argv=None):
         for chi in chis:
             if args.data:
                 trainer, history, row = train_from_samples(name, model, chi, args.data, args.sweeps, args.quick,
-                                                           args.seed, args.progress, args.born)
-                settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born}
+                                                           args.seed, args.progress, args.born, args.init)
+                settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born, "init": args.init}
             else:
                 loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.method,
                                       args.progress)
@@ -183,8 +196,10 @@ def main(argv=None):
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
         for k, (label, h) in enumerate(histories.items()):
             axes[0].plot(h["round"], h["kl"], color=f"C{k % 10}", label=label)
+            if "train_kl" in h:
+                axes[0].plot(h["round"], h["train_kl"], color=f"C{k % 10}", ls="--", label=f"{label} (training samples)")
             axes[1].plot(h["round"], h["acceptance"], color=f"C{k % 10}", label=label)
-        axes[0].set_yscale("log")
+        axes[0].set_yscale("symlog", linthresh=0.01)
         axes[0].set_ylabel("KL(pi || P_theta)")
         axes[1].set_ylabel("MH acceptance (mixed moves)")
         for ax in axes:

@@ -62,6 +62,23 @@ def test_mcmc_command_disconnected_with_exact_proposal_accepts_all(tmp_path, ref
     assert run["T"] is None and run["acceptance"] == 1.0
 
 
+def test_mcmc_command_with_a_born_truncated_proposal_estimates_the_exact_energy(tmp_path, reference_lattice):
+    from tnddm.cli.mcmc import command
+
+    from .mcmc_reference import BruteIsing
+
+    card = tmp_path / "ising.toml"
+    card.write_text('[model]\nkind = "ising_cylinder"\nlength = 4\nwidth = 3\nbeta = 0.4406868\n\n'
+                    '[mcmc]\nsteps = 60\nwalkers = 32\nscheme = "mixed"\ntruncation = "born"\n')
+    res = CliRunner().invoke(command, [str(card), "--chi", "2", "--T", "0.5", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    run = summary["runs"][0]
+    assert summary["proposal_bond"] == 2 and 0.2 < run["acceptance"] < 1
+    exact = BruteIsing(4, 3, True, beta=0.4406868).exact("energy")
+    assert abs(run["energy"]["mean"] - exact) < 5 * run["energy"]["stderr"]
+
+
 def test_mcmc_command_rejects_bad_options(tmp_path, reference_lattice):
     from tnddm.cli.mcmc import command
 

@@ -28,6 +28,8 @@ def _parse_T(text):
 @click.option("-T", "--T", "T", type=str, default=None,
               help="Diffusion time of connected moves; a comma list (0.1,0.3,1) runs one chain per T [card: mcmc.T, else 1.0].")
 @click.option("--chi", type=int, default=None, help="Truncate the exact model MPS to this bond dimension [card: mcmc.chi, else exact].")
+@click.option("--truncation", type=click.Choice(["lump", "svd", "born"]), default=None,
+              help="How --chi truncates: lumped states, SVD, or the best-fidelity Born MPS [card: mcmc.truncation, else lump].")
 @click.option("--steps", type=int, default=None, help="Recorded MH steps per chain [card: mcmc.steps, else 200].")
 @click.option("--burn-in", type=int, default=None, help="Unrecorded initial steps [card: mcmc.burn_in, else 0].")
 @click.option("--walkers", type=int, default=None, help="Walkers advanced together [card: mcmc.walkers, else 64].")
@@ -39,7 +41,7 @@ def _parse_T(text):
 @set_option
 @json_option
 @progress_option
-def command(card, scheme, T, chi, steps, burn_in, walkers, seed, out, plot, summary, overrides, as_json, progress):
+def command(card, scheme, T, chi, truncation, steps, burn_in, walkers, seed, out, plot, summary, overrides, as_json, progress):
     """Metropolis-Hastings on CARD's model with proposals from its (possibly truncated) exact MPS.
 
     Connected moves noise each walker for time T and denoise exactly; disconnected moves draw
@@ -57,6 +59,7 @@ def command(card, scheme, T, chi, steps, burn_in, walkers, seed, out, plot, summ
         raise ValueError(f"mcmc.scheme must be connected, disconnected or mixed; got {scheme!r}")
     Ts = _parse_T(T if T is not None else ",".join(str(v) for v in np.atleast_1d(opts.get("T", 1.0))))
     chi = chi if chi is not None else opts.get("chi")
+    truncation = truncation or opts.get("truncation", "lump")
     steps = int(steps if steps is not None else opts.get("steps", 200))
     burn_in = int(burn_in if burn_in is not None else opts.get("burn_in", 0))
     walkers = int(walkers if walkers is not None else opts.get("walkers", 64))
@@ -70,7 +73,8 @@ def command(card, scheme, T, chi, steps, burn_in, walkers, seed, out, plot, summ
         raise ValueError(f"--chi must be >= 1; got {chi}")
 
     model = from_spec(card["model"])
-    P = as_proposal(model, chi=chi)
+    P = as_proposal(model, chi=chi, method=truncation)
+    bond = max(getattr(P, "born_bond_dims", P.bond_dims))
     noise = make_noise(dict(card.get("noise", {"kind": "flip"})), d=P.d)
     if scheme == "disconnected":
         Ts = [float("nan")]
@@ -90,7 +94,7 @@ def command(card, scheme, T, chi, steps, burn_in, walkers, seed, out, plot, summ
     if out:
         from ..io import atomic_write
 
-        meta = {"tnddm_version": __version__, "card": card, "scheme": scheme, "T": [r["T"] for r in rows], "chi": chi, "steps": steps,
+        meta = {"tnddm_version": __version__, "card": card, "scheme": scheme, "T": [r["T"] for r in rows], "chi": chi, "truncation": truncation, "steps": steps,
                 "walkers": walkers, "seed": seed, "burn_in": burn_in, "summary": rows}
         def write(tmp):
             with open(tmp, "wb") as fh:  # a file handle: savez would append .npz to a path
@@ -102,10 +106,10 @@ def command(card, scheme, T, chi, steps, burn_in, walkers, seed, out, plot, summ
         if first is None:
             raise ValueError("--plot needs recorded observables; the model has no statistics")
         plot_scan([{"scheme": scheme, "T": np.nan if r["T"] is None else r["T"], "acceptance": r["acceptance"], "tau": r[first]["tau"]} for r in rows],
-                  plot, title=f"{card['model']['kind']}: {scheme} moves, proposal bond {max(P.bond_dims)} (tau of {first})")
+                  plot, title=f"{card['model']['kind']}: {scheme} moves, proposal bond {bond} (tau of {first})")
     if summary:
         head = {"model": card["model"]["kind"], "n_sites": P.n_sites, "scheme": scheme,
-                "proposal_bond": max(P.bond_dims), "steps": steps, "walkers": walkers}
+                "proposal_bond": bond, "steps": steps, "walkers": walkers}
         if as_json:
             emit_summary({**head, "runs": rows}, True)
         else:

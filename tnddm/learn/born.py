@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 
 from .._checks import as_configs, check_positive_int
 from ..mps import BornMPS
-from ..mps.born import core_times, right_canonical, times_core, unit_rows
+from ..mps.born import core_times, right_canonical, split_two_site, times_core, unit_rows
 from ..rng import as_generator
 from .train import EpochTrainer
 
@@ -89,17 +89,6 @@ def ascend(theta, l, r, xi, xj, steps: int):
     return out / np.linalg.norm(out)
 
 
-def split(theta, chi_max: int, cutoff: float, move: str):
-    """theta (chi_l, d, d, chi_r) = U S V^T truncated; 'right' returns (U, S V^T), 'left' (U S, V^T)."""
-    cl, d, _, cr = theta.shape
-    U, S, Vt = np.linalg.svd(theta.reshape(cl * d, d * cr), full_matrices=False)
-    k = int(np.clip(np.count_nonzero(S > cutoff * S[0]), 1, chi_max)) if S[0] > 0 else 1
-    S = S[:k] / np.linalg.norm(S[:k])
-    if move == "right":
-        return U[:, :k].reshape(cl, d, k), (S[:, None] * Vt[:k]).reshape(k, d, cr)
-    return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr)
-
-
 class BornTrainer(EpochTrainer):
     """Two-site sweep training of a BornMPS (module docstring).
 
@@ -155,13 +144,13 @@ class BornTrainer(EpochTrainer):
         for i in range(N - 1):  # right-moving
             theta = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
             theta = ascend(theta, left[i], right[i + 2], X[:, i], X[:, i + 1], cfg["ascent_steps"])
-            cores[i], cores[i + 1] = split(theta, cfg["chi_max"], cfg["cutoff"], "right")
+            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], "right")
             left[i + 1] = _step_left(cores[i], left[i], X[:, i])
         r = np.ones((n, 1))
         for i in range(N - 2, -1, -1):  # left-moving
             theta = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
             theta = ascend(theta, left[i], r, X[:, i], X[:, i + 1], cfg["ascent_steps"])
-            cores[i], cores[i + 1] = split(theta, cfg["chi_max"], cfg["cutoff"], "left")
+            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], "left")
             r = _step_right(cores[i + 1], r, X[:, i + 1])
 
     def train_epoch(self, X) -> float:

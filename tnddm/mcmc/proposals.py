@@ -19,15 +19,21 @@ Perron, component). The result is a valid ProbMPS but not P even at full bond di
 canonical gauge has signed subleading components), and it may miss parts of P's support: pass
 mix > 0 to add a uniform component, Q = (1 - mix) Q_svd + mix U, which restores full support.
 
-Both return a ProbMPS normalised by its own exact Z, so log Q(x) is exact.
+method="born". For a deterministic automaton P (the exact lattice models), the Born MPS Q = psi_chi^2
+of bond chi with the largest fidelity <psi_chi|sqrt(P)> (tnddm.mps.compress): about as good in KL as
+any bond-chi Born MPS can be (KL ≈ -4 log F; docs/learning.md), and far better than "lump" on 2D
+Ising (KL 0.13 against 5.7 at chi = 32 on the 8 x 16 cylinder at beta_c). Its support may miss parts
+of P's, and its connected moves cost O(d chi^3) per site and walker.
+
+"lump" and "svd" return a ProbMPS normalised by its own exact Z, "born" a BornMPS: log Q(x) is exact.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..mps import MPSBase, ProbMPS
+from ..mps import BornMPS, MPSBase, ProbMPS
 
-METHODS = ("lump", "svd")
+METHODS = ("lump", "svd", "born")
 
 
 def _check_chi(chi) -> int:
@@ -156,10 +162,21 @@ def mix_uniform(mps: MPSBase, mix: float) -> ProbMPS:
     return ProbMPS(out)
 
 
-def truncate(mps: MPSBase, chi: int, method: str = "lump", mix: float = 0.0) -> ProbMPS:
-    """Approximate non-negative MPS of bond <= chi with exact log-probabilities (module docstring)."""
+def truncate_born(mps: MPSBase, chi: int, sweeps: int = 2) -> BornMPS:
+    """The bond-<=chi Born MPS of largest fidelity to sqrt(P) for a deterministic automaton P (method "born")."""
+    from ..mps.compress import compress
+
+    return compress(BornMPS.from_automaton(mps), _check_chi(chi), sweeps=sweeps)[0]
+
+
+def truncate(mps: MPSBase, chi: int, method: str = "lump", mix: float = 0.0) -> MPSBase:
+    """Approximate MPS of bond <= chi with exact log-probabilities (module docstring)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if method == "born":
+        if mix > 0:
+            raise ValueError(f"mix applies to methods 'lump' and 'svd', not 'born'; got mix = {mix}")
+        return truncate_born(mps, chi)
     if method == "lump":
         Q = truncate_lumped(mps, chi)
         return mix_uniform(Q, mix) if mix > 0 else Q

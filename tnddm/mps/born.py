@@ -213,6 +213,19 @@ def core_times(B, x, v):
     return out
 
 
+def split_two_site(theta, chi_max: int, cutoff: float, move: str):
+    """theta (chi_l, d, d, chi_r) = U S V^T, keeping at most chi_max singular values above cutoff * s_max,
+    with S renormalised: 'right' returns (U, S V^T, ||S_kept||), 'left' (U S, V^T, ||S_kept||)."""
+    cl, d, _, cr = theta.shape
+    U, S, Vt = np.linalg.svd(theta.reshape(cl * d, d * cr), full_matrices=False)
+    k = int(np.clip(np.count_nonzero(S > cutoff * S[0]), 1, chi_max)) if S[0] > 0 else 1
+    kept = float(np.linalg.norm(S[:k]))
+    S = S[:k] / kept if kept > 0 else S[:k]
+    if move == "right":
+        return U[:, :k].reshape(cl, d, k), (S[:, None] * Vt[:k]).reshape(k, d, cr), kept
+    return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr), kept
+
+
 def right_canonical(cores) -> list[np.ndarray]:
     """The same psi with cores 1..N-1 right-orthonormal (sum_x B[x] B[x]^T = 1) and ||psi|| = 1 in core 0."""
     cores = [np.array(B, dtype=float) for B in cores]

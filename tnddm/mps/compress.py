@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_positive_int
-from .born import BornMPS, right_canonical
+from .born import BornMPS, right_canonical, split_two_site
 
 
 def _normalised(m):
@@ -64,17 +64,6 @@ def _svd_truncation(phi_cores, chi):
     return out + [carry / np.linalg.norm(carry)]
 
 
-def _two_site_split(theta, chi, move):
-    cl, d, _, cr = theta.shape
-    U, S, Vt = np.linalg.svd(theta.reshape(cl * d, d * cr), full_matrices=False)
-    k = max(1, min(chi, int(np.count_nonzero(S > 1e-14 * S[0])) if S[0] > 0 else 1))
-    norm = float(np.linalg.norm(S[:k]))
-    S = S[:k] / norm
-    if move == "right":
-        return U[:, :k].reshape(cl, d, k), (S[:, None] * Vt[:k]).reshape(k, d, cr), norm
-    return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr), norm
-
-
 def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) -> tuple[BornMPS, list[float]]:
     """The bond-<=chi Born MPS of largest fidelity to phi (module docstring), and F after the SVD start
     and after each sweep (one right and one left two-site pass)."""
@@ -103,7 +92,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
         for move, bonds in (("right", range(N - 1)), ("left", range(N - 2, -1, -1))):
             for i in bonds:
                 theta = np.einsum("aA,AxB,ByC,bC->axyb", L[i], phi_c[i], phi_c[i + 1], R[i + 2], optimize=True)
-                psi[i], psi[i + 1], norm = _two_site_split(theta, chi, move)
+                psi[i], psi[i + 1], norm = split_two_site(theta, chi, 1e-14, move)
                 F = norm * np.exp(L_log[i] + R_log[i + 2])
                 if move == "right" and i + 1 < N:
                     L[i + 1], s = _normalised(_grow_left(L[i], psi[i], phi_c[i]))
