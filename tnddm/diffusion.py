@@ -35,11 +35,13 @@ class Diffusion:
 
     # ---- marginals and transitions ----------------------------------------------------------
     def marginal(self, t) -> MPSBase:
-        """P_t as an MPS over d_out states (P_0 embedded when t = 0)."""
+        """P_t as an MPS over d_out states (P_0 embedded when t = 0; the model itself where K_t is the identity,
+        so that it keeps its own samplers)."""
         t = check_time(t)
         if t not in self._marginals:
             K = self.noise.propagator(t)[:, : self.noise.d]
-            self._marginals[t] = self.model.emit(K)
+            identity = K.shape[0] == K.shape[1] and np.array_equal(K, np.eye(K.shape[0]))
+            self._marginals[t] = self.model if identity else self.model.emit(K)
             if len(self._marginals) > 16:
                 self._marginals.pop(next(iter(self._marginals)))
         return self._marginals[t]

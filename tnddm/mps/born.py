@@ -124,28 +124,38 @@ class BornMPS(MPSBase):
         return [np.einsum("axb,cxe->acxbe", B, B).reshape(B.shape[0] ** 2, self.d, B.shape[2] ** 2) for B in self.cores]
 
     def _sample_chunk(self, u, tilts, log_weight=None):
-        """Untilted: the Born-machine sampler on the right-canonical form, where the right environments are
-        identities and c_i(b) = ||v B_i[b]||^2 / ||v||^2 for the prefix vector v (O(d chi^2) per site).
-        Tilted: MPSBase's generic sampler."""
-        if tilts is not None:
-            return super()._sample_chunk(u, tilts, log_weight)
-        if getattr(self, "_canonical", None) is None:
-            self._canonical = right_canonical(self.cores)
+        """Born-machine sampler along the prefix vector v = B_1[x_1] ... B_{i-1}[x_{i-1}]:
+            c_i(b) ∝ w_i[b] (v B_i[b]) R_{i+1} (v B_i[b])^T,
+        with the chi x chi right environments R_{i+1} of the tilted law (O(d chi^3) per site and tilt row, for
+        the environments only), or, untilted, on the right-canonical form, where every R is the identity
+        (O(d chi^2) per site)."""
+        if tilts is None:
+            if self._canonical is None:
+                self._canonical = right_canonical(self.cores)
+            cores, R = self._canonical, None
+        else:
+            cores, (R, _) = self.cores, self._right_envs(tilts)
         n = u.shape[0]
         X = np.empty((n, self.n_sites), dtype=np.int64)
         logp = np.zeros(n)
         rows = np.arange(n)
         v = np.ones((n, 1))
-        for i, B in enumerate(self._canonical):
+        for i, B in enumerate(cores):
             cl, d, cr = B.shape
             amps = (v @ B.reshape(cl, d * cr)).reshape(n, d, cr)
-            weight = np.einsum("nxb,nxb->nx", amps, amps)
+            if R is None:
+                weight = np.einsum("nxb,nxb->nx", amps, amps)
+            else:
+                weight = np.einsum("nxb,nxb->nx", amps @ R[i + 1].reshape(-1, cr, cr), amps) * tilts[:, i]
+                weight = np.clip(weight, 0.0, None)
             total = weight.sum(axis=1)
+            if not np.all(total > 0):
+                raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
             p = weight / total[:, None]
             x = np.minimum((np.cumsum(p, axis=1) < u[:, i:i + 1]).sum(axis=1), d - 1)
             X[:, i] = x
             logp += np.log(p[rows, x])
-            v = amps[rows, x] / np.sqrt(weight[rows, x])[:, None]
+            v = unit_rows(amps[rows, x])
         return X, logp
 
     def check_nonnegative(self, atol: float = 0.0) -> None:
