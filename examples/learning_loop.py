@@ -100,14 +100,15 @@ def kl_estimate(model, P, n, seed) -> tuple[float, float]:
     return kl_from_exact_samples(model, P, n, seed=seed + 100)
 
 
-def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False, init="product"):
+def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False, init="product",
+                       holdout=0.0):
     """Two-site sweeps (adaptive bond up to chi) on n_data exact samples of pi: Trainer method 'sweep'
     (non-negative 1-norm MPS from a random bond-2 start) or, born=True, BornTrainer (from the uniform product
-    state, or init='compressed' from the bond-chi compression of the exact sqrt(pi))."""
+    state, or init='compressed' from the bond-chi compression of the exact sqrt(pi); holdout: BornTrainer's guard)."""
     X, log_pi = model.sample(n_data, seed=seed + 300)
     if born:
         start_model = compress(model.born_mps(), chi, sweeps=3)[0] if init == "compressed" else None
-        trainer = BornTrainer(start_model, n_sites=model.n_sites, chi_max=chi, seed=seed + 1)
+        trainer = BornTrainer(start_model, n_sites=model.n_sites, chi_max=chi, holdout=holdout, seed=seed + 1)
     else:
         trainer = Trainer(tnddm.ProbMPS.random(model.n_sites, 2, seed=seed), method="sweep", chi_max=chi,
                           batch_size=None, seed=seed + 1)
@@ -145,13 +146,15 @@ def main(argv=None):
     ap.add_argument("--born", action="store_true", help="with --data: train a Born MPS instead of a 1-norm MPS")
     ap.add_argument("--init", choices=("product", "compressed"), default="product",
                     help="with --born: start from the product state or from the compressed exact sqrt(pi)")
+    ap.add_argument("--holdout", type=float, default=0.0,
+                    help="with --born: fraction of the samples that guards each bond update (BornTrainer holdout)")
     ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
                     help="the loop's trainer: two-site sweeps on the buffer (default) or Adam")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
-    if args.init != "product" and not (args.data and args.born):
-        ap.error("--init compressed needs --data and --born")
+    if (args.init != "product" or args.holdout) and not (args.data and args.born):
+        ap.error("--init compressed and --holdout need --data and --born")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     chis = [int(c) for c in (args.chi or ("4" if args.quick else "8,16,32")).split(",")]
@@ -165,8 +168,9 @@ def main(argv=None):
         for chi in chis:
             if args.data:
                 trainer, history, row = train_from_samples(name, model, chi, args.data, args.sweeps, args.quick,
-                                                           args.seed, args.progress, args.born, args.init)
-                settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born, "init": args.init}
+                                                           args.seed, args.progress, args.born, args.init, args.holdout)
+                settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born, "init": args.init,
+                            "holdout": args.holdout}
             else:
                 loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.method,
                                       args.progress)

@@ -14,6 +14,12 @@ decrease (on Ising 8 x 16 at chi = 32: KL 2.45 after 2 sweeps on 20,000 samples,
 two damped fixed-point steps per bond on 100,000). theta is then split by its SVD, keeping at most
 chi_max singular values above cutoff * s_max (adaptive bond), and the orthonormal factor stays
 behind as the sweep moves on. One epoch is one right and one left sweep.
+
+With `holdout` > 0 a random fraction of each epoch's data is kept out of the fits and guards them: per
+bond, of theta_a = (1 - a) theta_old + a theta_fit for a in (0, 1/4, 1/2, 1), the one with the largest f
+on the held-out configurations is kept (ties keep the smaller step). A chi = 32 Born MPS has about
+130,000 free parameters, and on Ising 8 x 16 unguarded sweeps on 100,000 samples take the best bond-32
+model from KL 0.13 to 0.96 (docs/learning.md): the guard refuses the steps that only fit sampling noise.
 """
 from __future__ import annotations
 
@@ -89,6 +95,17 @@ def ascend(theta, l, r, xi, xj, steps: int):
     return out / np.linalg.norm(out)
 
 
+def held_out_choice(old, fit, l, r, xi, xj, steps=(0.0, 0.25, 0.5, 1.0)):
+    """Of (1 - a) old + a fit (both unit norm), the one with the largest f on the given (held-out) rows."""
+    best, best_f = old, -np.inf
+    for a in steps:
+        theta = (1 - a) * old + a * fit
+        f = _objective(_amplitudes(theta, l, r, xi, xj, False)[0]) - np.log(np.sum(theta * theta))
+        if f > best_f:
+            best, best_f = theta, f
+    return best / np.linalg.norm(best)
+
+
 class BornTrainer(EpochTrainer):
     """Two-site sweep training of a BornMPS (module docstring).
 
@@ -96,13 +113,14 @@ class BornTrainer(EpochTrainer):
     chi_max, cutoff: adaptive bond: at most chi_max singular values above cutoff * s_max per bond.
     ascent_steps: L-BFGS iterations per bond and visit.
     batch_size:   configurations used per epoch (a fresh random subset; None = all).
+    holdout:      fraction of each epoch's configurations kept out of the fits to guard them (module docstring).
     seed:         subsets; the generator state is part of the checkpointed state.
     """
 
     kind = "born_trainer"
 
     def __init__(self, model=None, n_sites: int | None = None, d: int = 2, chi_max: int = 16, cutoff: float = 1e-10,
-                 ascent_steps: int = 10, batch_size: int | None = None, seed=None):
+                 ascent_steps: int = 10, batch_size: int | None = None, holdout: float = 0.0, seed=None):
         if model is None:
             if n_sites is None or check_positive_int(n_sites, "n_sites") < 2:
                 raise ValueError(f"n_sites must be an integer >= 2 when no model is given; got {n_sites!r}")
@@ -118,10 +136,12 @@ class BornTrainer(EpochTrainer):
             raise ValueError(f"ascent_steps must be a non-negative integer; got {ascent_steps!r}")
         if batch_size is not None:
             check_positive_int(batch_size, "batch_size")
+        if not 0 <= holdout < 1:
+            raise ValueError(f"holdout must lie in [0, 1); got {holdout!r}")
         self.cores = right_canonical(cores)
         self.n_sites, self.d = len(self.cores), self.cores[0].shape[1]
         self.config = {"method": "born_sweep", "chi_max": int(chi_max), "cutoff": float(cutoff),
-                       "ascent_steps": int(ascent_steps), "batch_size": batch_size}
+                       "ascent_steps": int(ascent_steps), "batch_size": batch_size, "holdout": float(holdout)}
         self.rng = as_generator(seed)
         self.epoch = 0
         self.history = {"epoch": [], "nll": [], "max_bond": [], "seconds": []}
@@ -133,34 +153,49 @@ class BornTrainer(EpochTrainer):
     def max_bond(self) -> int:
         return max(B.shape[2] for B in self.cores)
 
-    def sweep(self, X) -> None:
-        """One right and one left two-site sweep on X; psi ends right-canonical with its centre at site 0."""
+    def sweep(self, X, X_check=None) -> None:
+        """One right and one left two-site sweep fitted on X, each bond guarded by X_check if given
+        (held_out_choice); psi ends right-canonical with its centre at site 0."""
         cores, N, cfg = self.cores, self.n_sites, self.config
-        n = X.shape[0]
-        right = [np.ones((n, 1))] * (N + 1)
-        for i in range(N - 1, 1, -1):
-            right[i] = _step_right(cores[i], right[i + 1], X[:, i])
-        left = [np.ones((n, 1))] * N
+        sets = [X] if X_check is None or X_check.shape[0] == 0 else [X, X_check]
+        right = []
+        for Z in sets:
+            r = [np.ones((Z.shape[0], 1))] * (N + 1)
+            for i in range(N - 1, 1, -1):
+                r[i] = _step_right(cores[i], r[i + 1], Z[:, i])
+            right.append(r)
+        left = [[np.ones((Z.shape[0], 1))] * N for Z in sets]
+
+        def update(i, move, r_index):
+            old = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
+            old = old / np.linalg.norm(old)
+            theta = ascend(old, left[0][i], right[0][r_index], X[:, i], X[:, i + 1], cfg["ascent_steps"])
+            if len(sets) == 2:
+                theta = held_out_choice(old, theta, left[1][i], right[1][r_index], X_check[:, i], X_check[:, i + 1])
+            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], move)
+
         for i in range(N - 1):  # right-moving
-            theta = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
-            theta = ascend(theta, left[i], right[i + 2], X[:, i], X[:, i + 1], cfg["ascent_steps"])
-            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], "right")
-            left[i + 1] = _step_left(cores[i], left[i], X[:, i])
-        r = np.ones((n, 1))
+            update(i, "right", i + 2)
+            for k, Z in enumerate(sets):
+                left[k][i + 1] = _step_left(cores[i], left[k][i], Z[:, i])
         for i in range(N - 2, -1, -1):  # left-moving
-            theta = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
-            theta = ascend(theta, left[i], r, X[:, i], X[:, i + 1], cfg["ascent_steps"])
-            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], "left")
-            r = _step_right(cores[i + 1], r, X[:, i + 1])
+            update(i, "left", i + 2)
+            for k, Z in enumerate(sets):
+                right[k][i + 1] = _step_right(cores[i + 1], right[k][i + 2], Z[:, i + 1])
 
     def train_epoch(self, X) -> float:
-        """One sweep pair on X (or a random subset of batch_size rows); returns the NLL on X after it."""
+        """One sweep pair on X (or a random subset of batch_size rows; with holdout, a random fraction of those
+        guards the rest); returns the NLL on X after it."""
         X = as_configs(X, self.n_sites, self.d)
         if X.shape[0] == 0:
             raise ValueError("X must hold at least one configuration")
-        bs = self.config["batch_size"]
+        bs, holdout = self.config["batch_size"], self.config.get("holdout", 0.0)
         sub = X if bs is None or bs >= X.shape[0] else X[np.sort(self.rng.choice(X.shape[0], bs, replace=False))]
-        self.sweep(sub)
+        if holdout > 0:
+            check = self.rng.random(sub.shape[0]) < holdout
+            self.sweep(sub[~check], sub[check])
+        else:
+            self.sweep(sub)
         self.epoch += 1
         return float(-np.mean(self.model.log_prob(X)))
 
@@ -176,7 +211,7 @@ class BornTrainer(EpochTrainer):
             cores = [arrays[f"core_{i:04d}"] for i in range(int(meta["n_sites"]))]
             cfg = dict(meta["config"])
             tr = cls(cores, chi_max=cfg["chi_max"], cutoff=cfg["cutoff"], ascent_steps=cfg["ascent_steps"],
-                     batch_size=cfg["batch_size"])
+                     batch_size=cfg["batch_size"], holdout=cfg.get("holdout", 0.0))
             tr.cores = [np.array(B, dtype=float) for B in cores]  # already canonical: keep bit for bit
             tr._restore_progress(meta)
         except KeyError as exc:
