@@ -137,7 +137,7 @@ def test_cli_trains_a_born_mps_from_data_and_resumes(tmp_path, capsys):
     save_samples(tmp_path / "s.npz", X, logp, {"n": 4000})
 
     def run(*args):
-        main(["train", str(card), "--data", str(tmp_path / "s.npz"), "--method", "born", "--json", *args])
+        main(["train", str(card), "--data", str(tmp_path / "s.npz"), "--method", "born", "--holdout", "0.2", "--json", *args])
         return json.loads(capsys.readouterr().out)
 
     ck = str(tmp_path / "born.npz")
@@ -152,3 +152,6 @@ def test_cli_trains_a_born_mps_from_data_and_resumes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", str(card), "--loop", "--method", "born"])
     assert exc.value.code == 2 and "--method born trains on --data" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(card), "--data", str(tmp_path / "s.npz"), "--method", "adam", "--holdout", "0.2"])
+    assert exc.value.code == 2 and "--holdout applies to --method born" in capsys.readouterr().err

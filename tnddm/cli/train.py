@@ -14,7 +14,7 @@ DEFAULTS = {"method": "adam", "chi_max": 16, "lr": 0.03, "lr_decay": 1.0, "batch
             "rounds": 100, "walkers": 512, "mh_steps": 4, "moves": "mixed", "T": 0.3, "connected_prob": 0.5,
             "local_sweeps": 0, "epochs_per_round": 2, "buffer_rounds": 32, "anneal_start": None,
             "anneal_rounds": 20, "kl_samples": 2000, "seed": 0, "cutoff": 1e-6, "em_steps": 4,
-            "born_batch_size": None}
+            "born_batch_size": None, "holdout": 0.0}
 
 
 def _settings(card: dict, **given) -> dict:
@@ -35,7 +35,8 @@ def _trainer(opts, model_n, d):
 
     if opts["method"] == "born":
         return BornTrainer(n_sites=model_n, d=d, chi_max=int(opts["chi_max"]), cutoff=float(opts["cutoff"]),
-                           batch_size=opts.get("born_batch_size"), seed=int(opts["seed"]) + 1)
+                           batch_size=opts.get("born_batch_size"), holdout=float(opts["holdout"]),
+                           seed=int(opts["seed"]) + 1)
 
     chi0 = int(opts["chi_max"]) if opts["method"] == "adam" else 1
     init = ProbMPS.random(model_n, chi0, d=d, seed=int(opts["seed"]))
@@ -56,6 +57,8 @@ def _trainer(opts, model_n, d):
 @click.option("--epochs", type=int, default=None, help="Total epochs on --data [train.epochs, else 50].")
 @click.option("--rounds", type=int, default=None, help="Total rounds of the loop [train.rounds, else 100].")
 @click.option("--lr", type=float, default=None, help="Adam step size [train.lr, else 0.03].")
+@click.option("--holdout", type=float, default=None,
+              help="born: fraction of the data that guards each bond update against fitting noise [train.holdout, else 0].")
 @click.option("--seed", type=int, default=None, help="Random seed [train.seed, else 0].")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Write the full training state here (.npz) after every epoch / round.")
@@ -64,7 +67,7 @@ def _trainer(opts, model_n, d):
 @set_option
 @json_option
 @progress_option
-def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, checkpoint, resume, plot, overrides,
+def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, seed, checkpoint, resume, plot, overrides,
             as_json, progress):
     """Learn an MPS P_theta of CARD's model (a ProbMPS, or a BornMPS with --method born; both usable by the engine).
 
@@ -83,7 +86,10 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, seed, che
     if resume and checkpoint is None:
         raise ValueError("--resume needs --checkpoint PATH")
     card = resolve_card(card, overrides)
-    opts = _settings(card, method=method, chi_max=chi_max, epochs=epochs, rounds=rounds, lr=lr, seed=seed)
+    opts = _settings(card, method=method, chi_max=chi_max, epochs=epochs, rounds=rounds, lr=lr, holdout=holdout,
+                     seed=seed)
+    if float(opts["holdout"]) and opts["method"] != "born":
+        raise ValueError(f"--holdout applies to --method born; got method {opts['method']!r}")
     model = from_spec(card["model"])
     bar = show_progress(progress)
     start = time.perf_counter()
