@@ -12,7 +12,7 @@ and runs Metropolis-Hastings targeting pi with the model as proposal: disconnect
 moves, and connected moves (flip noise for time T, exact denoising) at several T. It writes the
 table (table.md) and one plot per checkpoint (acceptance and tau against T).
 
-    python examples/trained_proposals.py OUT_DIR            # every checkpoint (a few minutes)
+    python examples/trained_proposals.py OUT_DIR            # every checkpoint (about 10 minutes)
     python examples/trained_proposals.py OUT_DIR --quick    # the two sweep-trained checkpoints, short chains
 """
 from __future__ import annotations
