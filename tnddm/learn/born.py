@@ -166,20 +166,20 @@ class BornTrainer(EpochTrainer):
             right.append(r)
         left = [[np.ones((Z.shape[0], 1))] * N for Z in sets]
 
-        def update(i, move, r_index):
+        def update(i, move):
             old = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
             old = old / np.linalg.norm(old)
-            theta = ascend(old, left[0][i], right[0][r_index], X[:, i], X[:, i + 1], cfg["ascent_steps"])
+            theta = ascend(old, left[0][i], right[0][i + 2], X[:, i], X[:, i + 1], cfg["ascent_steps"])
             if len(sets) == 2:
-                theta = held_out_choice(old, theta, left[1][i], right[1][r_index], X_check[:, i], X_check[:, i + 1])
+                theta = held_out_choice(old, theta, left[1][i], right[1][i + 2], X_check[:, i], X_check[:, i + 1])
             cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], move)
 
         for i in range(N - 1):  # right-moving
-            update(i, "right", i + 2)
+            update(i, "right")
             for k, Z in enumerate(sets):
                 left[k][i + 1] = _step_left(cores[i], left[k][i], Z[:, i])
         for i in range(N - 2, -1, -1):  # left-moving
-            update(i, "left", i + 2)
+            update(i, "left")
             for k, Z in enumerate(sets):
                 right[k][i + 1] = _step_right(cores[i + 1], right[k][i + 2], Z[:, i + 1])
 

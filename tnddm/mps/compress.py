@@ -94,7 +94,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
                 theta = np.einsum("aA,AxB,ByC,bC->axyb", L[i], phi_c[i], phi_c[i + 1], R[i + 2], optimize=True)
                 psi[i], psi[i + 1], norm = split_two_site(theta, chi, 1e-14, move)
                 F = norm * np.exp(L_log[i] + R_log[i + 2])
-                if move == "right" and i + 1 < N:
+                if move == "right":
                     L[i + 1], s = _normalised(_grow_left(L[i], psi[i], phi_c[i]))
                     L_log[i + 1] = L_log[i] + s
                 elif move == "left":
