@@ -46,6 +46,16 @@ def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np
     return v / safe[:, None], logs
 
 
+def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x = F^{-1}(u) per row of non-negative weights (n, d), F the cumulative of c = weight / sum, and log c(x)."""
+    total = weight.sum(axis=1)
+    if not np.all(total > 0):
+        raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
+    p = weight / total[:, None]
+    x = np.minimum((np.cumsum(p, axis=1) < u[:, None]).sum(axis=1), weight.shape[1] - 1)
+    return x, np.log(p[np.arange(x.size), x])
+
+
 def one_hot(x: np.ndarray, d: int) -> np.ndarray:
     """(n,) states -> (n, d) indicator rows."""
     out = np.zeros((x.shape[0], d))
@@ -89,14 +99,10 @@ class MPSBase:
         logp = np.zeros(n)
         rows = np.arange(n)
         for i in range(N):
-            p = np.clip(np.broadcast_to(self._site_values(i, l, R[i + 1]) * w[:, i], (n, d)), 0.0, None)
-            total = p.sum(axis=1)
-            if not np.all(total > 0):
-                raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
-            p = p / total[:, None]
-            x = np.minimum((np.cumsum(p, axis=1) < u[:, i:i + 1]).sum(axis=1), d - 1)
+            weight = np.clip(np.broadcast_to(self._site_values(i, l, R[i + 1]) * w[:, i], (n, d)), 0.0, None)
+            x, logc = draw(weight, u[:, i])
             X[:, i] = x
-            logp += np.log(p[rows, x])
+            logp += logc
             step = np.zeros((n, d))
             step[rows, x] = 1.0
             l, _ = normalise_rows(self._transfer_left(i, l, step * w[:, i]), inplace=True)

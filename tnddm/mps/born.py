@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs
-from .base import MPSBase
+from .base import MPSBase, draw
 
 
 class BornMPS(MPSBase):
@@ -148,13 +148,9 @@ class BornMPS(MPSBase):
             else:
                 weight = np.einsum("nxb,nxb->nx", amps @ R[i + 1].reshape(-1, cr, cr), amps) * tilts[:, i]
                 weight = np.clip(weight, 0.0, None)
-            total = weight.sum(axis=1)
-            if not np.all(total > 0):
-                raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
-            p = weight / total[:, None]
-            x = np.minimum((np.cumsum(p, axis=1) < u[:, i:i + 1]).sum(axis=1), d - 1)
+            x, logc = draw(weight, u[:, i])
             X[:, i] = x
-            logp += np.log(p[rows, x])
+            logp += logc
             v = unit_rows(amps[rows, x])
         return X, logp
 
