@@ -18,12 +18,15 @@ pi, for --sweeps sweeps: what the same MPS reaches when it is given independent 
 the model is a Born MPS (tnddm.learn.BornTrainer) instead of a non-negative 1-norm MPS; with
 --init compressed it starts from the bond-chi compression of the exact sqrt(pi) (tnddm.mps.compress,
 the best a bond-chi model can do up to second order) instead of the product state, which shows
-what training on N samples does to a model that is already at the floor.
+what training on N samples does to a model that is already at the floor. --holdout F keeps a
+fraction F of the samples out of each bond fit to guard it (Born only); --fresh draws N new samples
+for every sweep.
 
     python examples/learning_loop.py OUT_DIR --save models      # the full study (~8 min per run)
     python examples/learning_loop.py OUT_DIR --data 50000 --sweeps 6 --chi 32   # sweeps on exact data
     python examples/learning_loop.py OUT_DIR --data 150000 --sweeps 4 --chi 32 --systems ising --born   # Born MPS
     python examples/learning_loop.py OUT_DIR --data 100000 --sweeps 1 --chi 32 --systems ising --born --init compressed
+    python examples/learning_loop.py OUT_DIR --data 200000 --sweeps 6 --chi 32 --systems ising --born --holdout 0.2 --fresh
     python examples/learning_loop.py OUT_DIR --quick            # small systems, under a minute
 """
 from __future__ import annotations
@@ -101,10 +104,11 @@ def kl_estimate(model, P, n, seed) -> tuple[float, float]:
 
 
 def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=False, born=False, init="product",
-                       holdout=0.0):
+                       holdout=0.0, fresh=False):
     """Two-site sweeps (adaptive bond up to chi) on n_data exact samples of pi: Trainer method 'sweep'
     (non-negative 1-norm MPS from a random bond-2 start) or, born=True, BornTrainer (from the uniform product
-    state, or init='compressed' from the bond-chi compression of the exact sqrt(pi); holdout: BornTrainer's guard)."""
+    state, or init='compressed' from the bond-chi compression of the exact sqrt(pi); holdout: BornTrainer's guard;
+    fresh: new exact samples for every sweep)."""
     X, log_pi = model.sample(n_data, seed=seed + 300)
     if born:
         start_model = compress(model.born_mps(), chi, sweeps=3)[0] if init == "compressed" else None
@@ -115,6 +119,8 @@ def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=F
     history = {"round": [], "kl": [], "train_kl": [], "acceptance": []}
     start = time.perf_counter()
     for k in range(sweeps):
+        if fresh and k > 0:
+            X, log_pi = model.sample(n_data, seed=seed + 300 + 1000 * k)
         train_kl = trainer.train_epoch(X) + float(log_pi.mean())  # the same KL on the training samples
         kl, _ = kl_estimate(model, trainer.model, 2000, seed + k)
         history["round"].append(k + 1)
@@ -129,7 +135,7 @@ def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=F
     kl, se = kl_estimate(model, P, 2000 if quick else 4000, seed)
     return trainer, history, {"system": name, "chi": chi, "rounds": sweeps, "kl": kl, "kl_stderr": se,
                               "acceptance_disconnected": disconnected_acceptance(model, P, seed),
-                              "seconds": seconds, "data": n_data}
+                              "seconds": seconds, "data": n_data * (sweeps if fresh else 1)}
 
 
 def main(argv=None):
@@ -146,6 +152,7 @@ def main(argv=None):
     ap.add_argument("--born", action="store_true", help="with --data: train a Born MPS instead of a 1-norm MPS")
     ap.add_argument("--init", choices=("product", "compressed"), default="product",
                     help="with --born: start from the product state or from the compressed exact sqrt(pi)")
+    ap.add_argument("--fresh", action="store_true", help="with --data: draw N new exact samples for every sweep")
     ap.add_argument("--holdout", type=float, default=0.0,
                     help="with --born: fraction of the samples that guards each bond update (BornTrainer holdout)")
     ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
@@ -168,9 +175,10 @@ def main(argv=None):
         for chi in chis:
             if args.data:
                 trainer, history, row = train_from_samples(name, model, chi, args.data, args.sweeps, args.quick,
-                                                           args.seed, args.progress, args.born, args.init, args.holdout)
+                                                           args.seed, args.progress, args.born, args.init, args.holdout,
+                                                           args.fresh)
                 settings = {"data": args.data, "sweeps": args.sweeps, "born": args.born, "init": args.init,
-                            "holdout": args.holdout}
+                            "holdout": args.holdout, "fresh": args.fresh}
             else:
                 loop, row = train_one(name, model, chi, budget, max_rounds, args.quick, args.seed, args.method,
                                       args.progress)
