@@ -14,7 +14,7 @@ import numpy as np
 
 import tnddm
 
-from . import distributed, engine, models, scaling
+from . import compression, distributed, engine, models, scaling
 from .common import markdown_table, matmul_rate
 
 
@@ -36,6 +36,7 @@ def main(argv=None):
     scaling.plot(extra["curves"], out / "scaling.png")
     sections.update(models.run(quick=args.quick))
     sections["Dask: local cluster of 1 and 2 single-threaded workers"] = distributed.run(quick=args.quick)
+    sections["Compression of sqrt(pi) to bond chi (tnddm.mps.compress vs quimb)"] = compression.run(quick=args.quick)
     print(f"tnddm cost vs N: log-log slope {extra['cost_slope_N']:.3f} (N = 64 .. {max(extra['curves']['N'])})")
     text = [f"# tnddm benchmarks\n\n{header}\n\ntnddm sampling cost against N: log-log slope "
             f"{extra['cost_slope_N']:.3f}; plot: scaling.png\n"]
