@@ -42,7 +42,7 @@ def check_time(t, name: str = "t") -> float:
     return t
 
 
-def check_positive_int(n, name: str) -> int:
+def check_nonnegative_int(n, name: str) -> int:
     if isinstance(n, bool) or int(n) != n or int(n) < 0:
         raise ValueError(f"{name} must be a non-negative integer; got {n!r}")
     return int(n)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_configs, check_positive_int, check_time
+from ._checks import as_configs, check_nonnegative_int, check_time
 from .mps.base import MPSBase
 from .noise import Noise
 from .rng import as_generator
@@ -124,7 +124,7 @@ class Diffusion:
         times = self._check_grid(times)
         rng = as_generator(seed)
         if start is None:
-            n = check_positive_int(n, "n")
+            n = check_nonnegative_int(n, "n")
             paths = np.empty((n, len(times), self.n_sites), dtype=np.int64)
             paths[:, -1], _ = self.marginal(times[-1]).sample(n, seed=rng)
             for k in range(len(times) - 2, -1, -1):

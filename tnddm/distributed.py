@@ -17,13 +17,13 @@ import contextlib
 
 import numpy as np
 
-from ._checks import as_configs, check_positive_int
+from ._checks import as_configs, check_nonnegative_int
 from .rng import spawn_seeds
 
 
 def split_sizes(n: int, tasks: int) -> list[int]:
     """Sizes of `tasks` contiguous pieces of n items: n // tasks, the first n % tasks one larger."""
-    n, tasks = check_positive_int(n, "n"), check_positive_int(tasks, "tasks")
+    n, tasks = check_nonnegative_int(n, "n"), check_nonnegative_int(tasks, "tasks")
     if tasks < 1:
         raise ValueError(f"tasks must be >= 1; got {tasks}")
     return [n // tasks + (k < n % tasks) for k in range(tasks)]
@@ -48,9 +48,9 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None, thre
         with distributed.Client(scheduler) as client:
             yield client
         return
-    if n_workers is not None and check_positive_int(n_workers, "n_workers") < 1:
+    if n_workers is not None and check_nonnegative_int(n_workers, "n_workers") < 1:
         raise ValueError(f"n_workers must be >= 1; got {n_workers}")
-    threads_per_worker = check_positive_int(threads_per_worker, "threads_per_worker")
+    threads_per_worker = check_nonnegative_int(threads_per_worker, "threads_per_worker")
     with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=max(1, threads_per_worker),
                                   processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
@@ -121,7 +121,7 @@ def _run_tasks(client, fn, shared, per_task: list[tuple], progress: bool):
 def _default_tasks(client, tasks, n) -> int:
     if tasks is None:
         tasks = 4 * max(1, sum(client.nthreads().values()))
-    tasks = check_positive_int(tasks, "tasks")
+    tasks = check_nonnegative_int(tasks, "tasks")
     if not 1 <= tasks <= n:
         raise ValueError(f"tasks must lie in 1..{n} (one item per task at least); got {tasks}")
     return tasks
@@ -142,7 +142,7 @@ def sample(model, n: int, seed=None, tasks: int | None = None, tilts=None, clien
     client: an existing dask Client; else `scheduler` (address) or a local cluster of n_workers.
     """
     model = model.mps() if callable(getattr(model, "mps", None)) else model
-    n = check_positive_int(n, "n")
+    n = check_nonnegative_int(n, "n")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
     if tilts is not None:
@@ -177,7 +177,7 @@ def denoise(diffusion, Y, t: float, s: float = 0.0, seed=None, tasks: int | None
 def generate(diffusion, n: int, T: float, steps: int = 1, seed=None, tasks: int | None = None, client=None,
              scheduler: str | None = None, n_workers: int | None = None, progress: bool = False):
     """Diffusion.generate (x_T ~ P_T, then exact denoising steps to 0) on a Dask cluster."""
-    n = check_positive_int(n, "n")
+    n = check_nonnegative_int(n, "n")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
     with _client_or(client, scheduler, n_workers) as c:
@@ -198,8 +198,8 @@ def run_mcmc(mh, n_steps: int, n_walkers: int, seed=None, tasks: int | None = No
     """
     from .mcmc.chain import concat_walkers
 
-    n_steps, n_walkers = check_positive_int(n_steps, "n_steps"), check_positive_int(n_walkers, "n_walkers")
-    burn_in = check_positive_int(burn_in, "burn_in")
+    n_steps, n_walkers = check_nonnegative_int(n_steps, "n_steps"), check_nonnegative_int(n_walkers, "n_walkers")
+    burn_in = check_nonnegative_int(burn_in, "burn_in")
     if n_steps < 1 or n_walkers < 1:
         raise ValueError(f"n_steps and n_walkers must be >= 1; got {n_steps}, {n_walkers}")
     if initial is not None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from .._checks import as_configs, check_positive_int
+from .._checks import as_configs, check_nonnegative_int
 from ..mps import BornMPS
 from ..mps.born import core_times, right_canonical, split_two_site, times_core, unit_rows
 from ..rng import as_generator
@@ -122,20 +122,20 @@ class BornTrainer(EpochTrainer):
     def __init__(self, model=None, n_sites: int | None = None, d: int = 2, chi_max: int = 16, cutoff: float = 1e-10,
                  ascent_steps: int = 10, batch_size: int | None = None, holdout: float = 0.0, seed=None):
         if model is None:
-            if n_sites is None or check_positive_int(n_sites, "n_sites") < 2:
+            if n_sites is None or check_nonnegative_int(n_sites, "n_sites") < 2:
                 raise ValueError(f"n_sites must be an integer >= 2 when no model is given; got {n_sites!r}")
             model = [np.full((1, d, 1), 1 / np.sqrt(d)) for _ in range(n_sites)]
         cores = model.cores if isinstance(model, BornMPS) else BornMPS(model).cores
         if len(cores) < 2:
             raise ValueError("two-site sweeps need at least 2 sites")
-        if check_positive_int(chi_max, "chi_max") < 1:
+        if check_nonnegative_int(chi_max, "chi_max") < 1:
             raise ValueError(f"chi_max must be >= 1; got {chi_max}")
         if not 0 <= cutoff < 1:
             raise ValueError(f"cutoff must lie in [0, 1); got {cutoff}")
         if int(ascent_steps) != ascent_steps or ascent_steps < 0:
             raise ValueError(f"ascent_steps must be a non-negative integer; got {ascent_steps!r}")
         if batch_size is not None:
-            check_positive_int(batch_size, "batch_size")
+            check_nonnegative_int(batch_size, "batch_size")
         if not 0 <= holdout < 1:
             raise ValueError(f"holdout must lie in [0, 1); got {holdout!r}")
         self.cores = right_canonical(cores)

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .._checks import as_configs, check_positive_int
+from .._checks import as_configs, check_nonnegative_int
 from ..rng import as_generator, generator_from_state
 from .train import Trainer
 
@@ -105,12 +105,12 @@ class TrainingLoop:
             raise ValueError(f"trainer model has (N, d) = {(trainer.n_sites, trainer.d)}; the target has "
                              f"{(target.n_sites, target.d)}")
         self.target, self.trainer = target, trainer
-        self.config = {"walkers": check_positive_int(walkers, "walkers"), "mh_steps": check_positive_int(mh_steps, "mh_steps"),
+        self.config = {"walkers": check_nonnegative_int(walkers, "walkers"), "mh_steps": check_nonnegative_int(mh_steps, "mh_steps"),
                        "moves": moves, "T": float(T), "connected_prob": float(connected_prob),
-                       "local_sweeps": check_positive_int(local_sweeps, "local_sweeps"),
-                       "epochs_per_round": check_positive_int(epochs_per_round, "epochs_per_round"),
-                       "buffer_rounds": max(1, check_positive_int(buffer_rounds, "buffer_rounds")),
-                       "exact": bool(exact), "kl_samples": check_positive_int(kl_samples, "kl_samples")}
+                       "local_sweeps": check_nonnegative_int(local_sweeps, "local_sweeps"),
+                       "epochs_per_round": check_nonnegative_int(epochs_per_round, "epochs_per_round"),
+                       "buffer_rounds": max(1, check_nonnegative_int(buffer_rounds, "buffer_rounds")),
+                       "exact": bool(exact), "kl_samples": check_nonnegative_int(kl_samples, "kl_samples")}
         if self.config["walkers"] < 1:
             raise ValueError("walkers must be >= 1")
         if anneal is not None:
@@ -199,7 +199,7 @@ class TrainingLoop:
 
     def run(self, rounds: int, progress: bool = False, callback=None) -> dict:
         """Run rounds more rounds; callback(loop) after each (e.g. a checkpoint). Returns the history."""
-        rounds = check_positive_int(rounds, "rounds")
+        rounds = check_nonnegative_int(rounds, "rounds")
         it = range(rounds)
         if progress:
             from tqdm.auto import tqdm

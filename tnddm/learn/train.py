@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .._checks import as_configs, check_positive_int
+from .._checks import as_configs, check_nonnegative_int
 from ..mps import ProbMPS
 from ..mps.base import normalise_rows
 from ..rng import as_generator, generator_from_state
@@ -142,7 +142,7 @@ class EpochTrainer:
 
     def fit(self, X, epochs: int, progress: bool = False, callback=None) -> dict:
         """Run epochs more epochs on X; callback(trainer) after each (e.g. a checkpoint). Returns history."""
-        epochs = check_positive_int(epochs, "epochs")
+        epochs = check_nonnegative_int(epochs, "epochs")
         it = range(epochs)
         if progress:
             from tqdm.auto import tqdm
@@ -180,9 +180,9 @@ class Trainer(EpochTrainer):
             raise ValueError(f"method must be one of {METHODS}; got {method!r}")
         if not (np.isfinite(lr) and lr > 0):
             raise ValueError(f"lr must be > 0; got {lr}")
-        if batch_size is not None and check_positive_int(batch_size, "batch_size") < 1:
+        if batch_size is not None and check_nonnegative_int(batch_size, "batch_size") < 1:
             raise ValueError(f"batch_size must be >= 1 or None; got {batch_size}")
-        if check_positive_int(chi_max, "chi_max") < 1:
+        if check_nonnegative_int(chi_max, "chi_max") < 1:
             raise ValueError(f"chi_max must be >= 1; got {chi_max}")
         if not 0 < lr_decay <= 1:
             raise ValueError(f"lr_decay must lie in (0, 1]; got {lr_decay}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_configs, check_positive_int
+from .._checks import as_configs, check_nonnegative_int
 from ..diffusion import Diffusion
 from ..mps import MPSBase
 from ..noise import Flip, Noise
@@ -189,7 +189,7 @@ class MetropolisHastings:
         probs = np.array([m.prob for m in self.moves], dtype=float)
         probs /= probs.sum()
         schedule = []
-        for _ in range(check_positive_int(n_moves, "n_moves")):
+        for _ in range(check_nonnegative_int(n_moves, "n_moves")):
             move = self.moves[rng.choice(len(self.moves), p=probs)]
             schedule.append((move.kind, move.draw_T(rng)))
         return schedule
@@ -201,9 +201,9 @@ class MetropolisHastings:
         schedule: optional fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule),
         so that walker groups run as separate tasks (tnddm.distributed) make the same moves.
         """
-        n_steps = check_positive_int(n_steps, "n_steps")
-        n_walkers = check_positive_int(n_walkers, "n_walkers")
-        burn_in = check_positive_int(burn_in, "burn_in")
+        n_steps = check_nonnegative_int(n_steps, "n_steps")
+        n_walkers = check_nonnegative_int(n_walkers, "n_walkers")
+        burn_in = check_nonnegative_int(burn_in, "burn_in")
         if n_steps < 1 or n_walkers < 1:
             raise ValueError(f"n_steps and n_walkers must be >= 1; got {n_steps}, {n_walkers}")
         rng = as_generator(seed)

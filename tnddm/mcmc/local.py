@@ -26,7 +26,7 @@ import numpy as np
 
 from ..lattice.fredkin import heights, is_dyck  # noqa: F401  (is_dyck re-exported)
 from ..lattice.ising import lattice_bonds
-from .._checks import as_configs, check_positive_int
+from .._checks import as_configs, check_nonnegative_int
 from ..rng import as_generator
 from .chain import Chain, record_observables
 
@@ -136,7 +136,7 @@ class IsingGeometry:
     """L columns of W sites, column-major n = c*W + r; periodic closes each column into a ring (W >= 3)."""
 
     def __init__(self, length: int, width: int = 1, periodic: bool = False):
-        length, width = check_positive_int(length, "length"), check_positive_int(width, "width")
+        length, width = check_nonnegative_int(length, "length"), check_nonnegative_int(width, "width")
         if length < 1 or width < 1 or length * width < 2:
             raise ValueError(f"length and width must be >= 1 with at least 2 sites; got {length} x {width}")
         if periodic and width < 3:
@@ -184,7 +184,7 @@ def fredkin_statistics(X) -> dict:
 # ---- drivers ------------------------------------------------------------------------------------
 def _run(kernel_step, X, n_steps, burn_in, observables, rng, progress, desc, info):
     """Shared loop: kernel_step(X, seed) -> per-walker acceptance; records observables(X in {0,1})."""
-    n_steps, burn_in = check_positive_int(n_steps, "n_steps"), check_positive_int(burn_in, "burn_in")
+    n_steps, burn_in = check_nonnegative_int(n_steps, "n_steps"), check_nonnegative_int(burn_in, "burn_in")
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1; got {n_steps}")
     start = time.perf_counter()
@@ -225,7 +225,7 @@ def _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables):
     for name, v in (("beta", beta), ("J", J), ("h", h)):
         if not np.isfinite(v):
             raise ValueError(f"{name} must be finite; got {v}")
-    n_walkers = check_positive_int(n_walkers, "n_walkers")
+    n_walkers = check_nonnegative_int(n_walkers, "n_walkers")
     if initial is None:
         X = rng.integers(0, 2, size=(n_walkers, geometry.n_sites))
     else:
@@ -247,7 +247,7 @@ def ising_metropolis(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=N
     """
     rng = as_generator(seed)
     geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
-    n_moves = check_positive_int(sweeps_per_step, "sweeps_per_step") * geo.n_sites
+    n_moves = check_nonnegative_int(sweeps_per_step, "sweeps_per_step") * geo.n_sites
 
     def step(s):
         return _metropolis_kernel(S, geo.neighbours, geo.degree, beta, J, h, n_moves, s), lambda: (S + 1) // 2
@@ -265,7 +265,7 @@ def ising_wolff(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=None, 
     """
     rng = as_generator(seed)
     geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
-    n_cl = check_positive_int(clusters_per_step, "clusters_per_step")
+    n_cl = check_nonnegative_int(clusters_per_step, "clusters_per_step")
     sizes = []
 
     def step(s):
@@ -293,7 +293,7 @@ def fredkin_exchange(n_sites, n_steps: int, n_walkers: int = 64, c=None, sweeps_
         c = model.c if c is None else c
         if observables is None and callable(getattr(model, "statistics", None)):
             observables = model.statistics
-    N = check_positive_int(n_sites, "n_sites")
+    N = check_nonnegative_int(n_sites, "n_sites")
     if N < 4 or N % 2:
         raise ValueError(f"n_sites must be even and >= 4 for exchange moves; got {N}")
     if c is None or not 0 < float(c) < 1:
@@ -301,7 +301,7 @@ def fredkin_exchange(n_sites, n_steps: int, n_walkers: int = 64, c=None, sweeps_
     if rule not in ("metropolis", "dynamics"):
         raise ValueError(f"rule must be 'metropolis' or 'dynamics'; got {rule!r}")
     rng = as_generator(seed)
-    n_walkers = check_positive_int(n_walkers, "n_walkers")
+    n_walkers = check_nonnegative_int(n_walkers, "n_walkers")
     if initial is None:
         X = np.tile(np.array([1, 0], dtype=np.int8), (n_walkers, N // 2))
     else:
@@ -311,7 +311,7 @@ def fredkin_exchange(n_sites, n_steps: int, n_walkers: int = 64, c=None, sweeps_
         if not np.all(is_dyck(X)):
             raise ValueError("initial must hold Dyck paths (heights >= 0, ending at 0)")
     X = np.ascontiguousarray(X)
-    n_moves = check_positive_int(sweeps_per_step, "sweeps_per_step") * (N - 3)
+    n_moves = check_nonnegative_int(sweeps_per_step, "sweeps_per_step") * (N - 3)
     observables = fredkin_statistics if observables is None else observables
 
     def step(s):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_configs, as_tilts, check_positive_int
+from .._checks import as_configs, as_tilts, check_nonnegative_int
 from ..rng import as_generator
 
 
@@ -330,7 +330,7 @@ class MPSBase:
         batch_size (each sample consumes N uniforms in order). return_log_prob: also return the
         untilted log P(X) (from the sampling kernel when it has it, else by log_prob).
         """
-        n = check_positive_int(n, "n")
+        n = check_nonnegative_int(n, "n")
         rng = as_generator(seed)
         N, d = self.n_sites, self.d
         model = self

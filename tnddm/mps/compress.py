@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from .._checks import check_nonnegative_int
 from .born import BornMPS, right_canonical, split_two_site
 
 
@@ -69,7 +69,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
     and after each sweep (one right and one left two-site pass)."""
     if not isinstance(phi, BornMPS):
         raise TypeError(f"phi must be a BornMPS; got {type(phi).__name__}")
-    if check_positive_int(chi, "chi") < 1:
+    if check_nonnegative_int(chi, "chi") < 1:
         raise ValueError(f"chi must be a positive integer; got {chi!r}")
     chi = int(chi)
     if int(sweeps) != sweeps or sweeps < 0:
