@@ -9,6 +9,8 @@ from tnddm.goodness_of_fit import chisquare_test, config_index, goodness_of_fit
 from tnddm.lattice import (BETA_C, Fredkin, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, finite_range,
                            from_spec, is_dyck, lattice_bonds)
 
+from .mcmc_reference import ising_edges
+
 
 def configs(n, d=2):
     return np.array(list(itertools.product(range(d), repeat=n)), dtype=np.int64)
@@ -17,16 +19,7 @@ def configs(n, d=2):
 def brute_ising(length, width, periodic, beta, J, h):
     """Energies and weights of all configurations from an explicit bond list."""
     N = length * width
-    bonds = []
-    for c in range(length):
-        for r in range(width):
-            n = c * width + r
-            if c + 1 < length:
-                bonds.append((n, n + width))
-            if r + 1 < width:
-                bonds.append((n, n + 1))
-    if periodic:
-        bonds += [(c * width, c * width + width - 1) for c in range(length)]
+    bonds = ising_edges(length, width, periodic)
     X = configs(N)
     s = 2 * X - 1
     E = -J * sum(s[:, i] * s[:, j] for i, j in bonds) - h * s.sum(axis=1)
