@@ -239,7 +239,8 @@ def right_canonical(cores) -> list[np.ndarray]:
         cl, d, cr = cores[i].shape
         Q, Rt = np.linalg.qr(cores[i].reshape(cl, d * cr).T)  # B^T = Q R  ->  B = R^T Q^T
         cores[i] = Q.T.reshape(-1, d, cr)
-        cores[i - 1] = np.einsum("axb,cb->axc", cores[i - 1], Rt)
+        a, dl, _ = cores[i - 1].shape
+        cores[i - 1] = (cores[i - 1].reshape(a * dl, -1) @ Rt.T).reshape(a, dl, -1)
     cores[0] = cores[0] / np.linalg.norm(cores[0])
     return cores
 

@@ -26,13 +26,27 @@ def _normalised(m):
 
 
 def _grow_left(L, psi_core, phi_core):
-    """<psi_{<=i}|phi_{<=i}>: (a, A) -> (b, B)."""
-    return np.einsum("aA,axb,AxB->bB", L, psi_core, phi_core, optimize=True)
+    """<psi_{<=i}|phi_{<=i}>: (a, A) -> (b, B), as two GEMMs."""
+    a, d, b = psi_core.shape
+    A, _, B = phi_core.shape
+    T = (L.T @ psi_core.reshape(a, d * b)).reshape(A * d, b)  # T[(A, x), b]
+    return T.T @ phi_core.reshape(A * d, B)
 
 
 def _grow_right(R, psi_core, phi_core):
-    """<psi_{>=i}|phi_{>=i}>: (b, B) -> (a, A)."""
-    return np.einsum("axb,AxB,bB->aA", psi_core, phi_core, R, optimize=True)
+    """<psi_{>=i}|phi_{>=i}>: (b, B) -> (a, A), as two GEMMs."""
+    a, d, b = psi_core.shape
+    A, _, B = phi_core.shape
+    T = (phi_core.reshape(A * d, B) @ R.T).reshape(A, d * b)  # T[A, (x, b)]
+    return psi_core.reshape(a, d * b) @ T.T
+
+
+def _two_site_projection(L, phi_i, phi_j, R):
+    """theta[a, x, y, b] = sum L[a, A] phi_i[A, x, B] phi_j[B, y, C] R[b, C], as three GEMMs."""
+    A, d, B = phi_i.shape
+    C = phi_j.shape[2]
+    T = (L @ phi_i.reshape(A, d * B)).reshape(-1, B) @ phi_j.reshape(B, d * C)
+    return (T.reshape(-1, C) @ R.T).reshape(L.shape[0], d, d, R.shape[0])
 
 
 def log_overlap(a: BornMPS, b: BornMPS) -> tuple[float, float]:
@@ -79,7 +93,8 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
     N = phi.n_sites
     phi_c = right_canonical(phi.cores)  # ||phi|| = 1
     psi = _svd_truncation(phi_c, chi)
-    fidelities = [fidelity(BornMPS(psi), BornMPS(phi_c))]
+    start = BornMPS(psi)  # ||phi_c|| = 1, so F = <psi|phi_c> / ||psi|| (O(chi chi_phi) environments only)
+    fidelities = [float(np.exp(log_overlap(start, BornMPS(phi_c))[0] - 0.5 * log_overlap(start, start)[0]))]
     if sweeps == 0 or N < 2:
         return BornMPS(psi), fidelities
     psi = right_canonical(psi)
@@ -91,7 +106,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
     for _ in tqdm(range(int(sweeps)), desc=f"compress to chi={chi}", disable=not progress):
         for move, bonds in (("right", range(N - 1)), ("left", range(N - 2, -1, -1))):
             for i in bonds:
-                theta = np.einsum("aA,AxB,ByC,bC->axyb", L[i], phi_c[i], phi_c[i + 1], R[i + 2], optimize=True)
+                theta = _two_site_projection(L[i], phi_c[i], phi_c[i + 1], R[i + 2])
                 psi[i], psi[i + 1], norm = split_two_site(theta, chi, 1e-14, move)
                 F = norm * np.exp(L_log[i] + R_log[i + 2])
                 if move == "right":
