@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..mps import BornMPS, MPSBase, ProbMPS
+from ..mps.born import right_canonical, svd_truncation
 
 METHODS = ("lump", "svd", "born")
 
@@ -118,20 +119,7 @@ def truncate_svd(mps: MPSBase, chi: int, mix: float = 0.0) -> ProbMPS:
         raise ValueError(f"mix must lie in [0, 1); got {mix}")
     if not isinstance(mps, MPSBase):
         raise ValueError(f"mps must be a ProbMPS or SparseMPS; got {type(mps).__name__}")
-    cores = [np.array(A, dtype=float) for A in mps.dense_cores()]
-    N = len(cores)
-    for i in range(N - 1, 0, -1):  # right-canonical: A_i = R Q, R pushed to the left
-        cl, d, cr = cores[i].shape
-        q, rr = np.linalg.qr(cores[i].reshape(cl, d * cr).T)
-        cores[i] = q.T.reshape(-1, d, cr)
-        cores[i - 1] = np.einsum("axb,bc->axc", cores[i - 1], rr.T / np.abs(rr).max())
-    for i in range(N - 1):  # truncated SVDs, singular values pushed to the right
-        cl, d, cr = cores[i].shape
-        u, s, vt = np.linalg.svd(cores[i].reshape(cl * d, cr), full_matrices=False)
-        keep = max(1, min(chi, int(np.sum(s > s[0] * 1e-15))))
-        cores[i] = u[:, :keep].reshape(cl, d, keep)
-        cores[i + 1] = np.einsum("ab,bxc->axc", (s[:keep, None] / s[0]) * vt[:keep], cores[i + 1])
-    cores = [np.abs(A) for A in cores]
+    cores = [np.abs(A) for A in svd_truncation(right_canonical(mps.dense_cores()), chi)]
     Q = ProbMPS(cores)
     return mix_uniform(Q, mix) if mix > 0 else Q
 

@@ -232,6 +232,19 @@ def split_two_site(theta, chi_max: int, cutoff: float, move: str):
     return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr), kept
 
 
+def svd_truncation(cores, chi: int) -> list[np.ndarray]:
+    """Left-to-right truncated SVDs of right-canonical cores: each bond keeps its chi largest singular values
+    (those above 1e-15 s_max), which are pushed to the right (scaled by s_max); the last core has unit norm."""
+    out, carry = [], cores[0]
+    for nxt in cores[1:]:
+        cl, d, cr = carry.shape
+        U, S, Vt = np.linalg.svd(carry.reshape(cl * d, cr), full_matrices=False)
+        k = max(1, min(chi, int(np.count_nonzero(S > 1e-15 * S[0]))))
+        out.append(U[:, :k].reshape(cl, d, k))
+        carry = np.einsum("ab,bxc->axc", (S[:k, None] / S[0]) * Vt[:k], nxt)
+    return out + [carry / np.linalg.norm(carry)]
+
+
 def right_canonical(cores) -> list[np.ndarray]:
     """The same psi with cores 1..N-1 right-orthonormal (sum_x B[x] B[x]^T = 1) and ||psi|| = 1 in core 0."""
     cores = [np.array(B, dtype=float) for B in cores]
@@ -240,7 +253,7 @@ def right_canonical(cores) -> list[np.ndarray]:
         Q, Rt = np.linalg.qr(cores[i].reshape(cl, d * cr).T)  # B^T = Q R  ->  B = R^T Q^T
         cores[i] = Q.T.reshape(-1, d, cr)
         a, dl, _ = cores[i - 1].shape
-        cores[i - 1] = (cores[i - 1].reshape(a * dl, -1) @ Rt.T).reshape(a, dl, -1)
+        cores[i - 1] = (cores[i - 1].reshape(a * dl, -1) @ (Rt.T / np.abs(Rt).max())).reshape(a, dl, -1)
     cores[0] = cores[0] / np.linalg.norm(cores[0])
     return cores
 

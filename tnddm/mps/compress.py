@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_nonnegative_int
-from .born import BornMPS, right_canonical, split_two_site
+from .born import BornMPS, right_canonical, split_two_site, svd_truncation
 
 
 def _normalised(m):
@@ -66,18 +66,6 @@ def fidelity(a: BornMPS, b: BornMPS) -> float:
     return float(np.exp(log_overlap(a, b)[0] - 0.5 * log_overlap(a, a)[0] - 0.5 * log_overlap(b, b)[0]))
 
 
-def _svd_truncation(phi_cores, chi):
-    """Left-to-right SVD truncation of right-canonical cores (each step keeps the chi largest values)."""
-    out, carry = [], phi_cores[0]
-    for nxt in phi_cores[1:]:
-        cl, d, cr = carry.shape
-        U, S, Vt = np.linalg.svd(carry.reshape(cl * d, cr), full_matrices=False)
-        k = min(chi, S.size)
-        out.append(U[:, :k].reshape(cl, d, k))
-        carry = np.einsum("ab,bxc->axc", S[:k, None] * Vt[:k], nxt)
-    return out + [carry / np.linalg.norm(carry)]
-
-
 def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) -> tuple[BornMPS, list[float]]:
     """The bond-<=chi Born MPS of largest fidelity to phi (module docstring), and F after the SVD start
     and after each sweep (one right and one left two-site pass)."""
@@ -92,7 +80,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
 
     N = phi.n_sites
     phi_c = right_canonical(phi.cores)  # ||phi|| = 1
-    psi = _svd_truncation(phi_c, chi)
+    psi = svd_truncation(phi_c, chi)
     start = BornMPS(psi)  # ||phi_c|| = 1, so F = <psi|phi_c> / ||psi|| (O(chi chi_phi) environments only)
     fidelities = [float(np.exp(log_overlap(start, BornMPS(phi_c))[0] - 0.5 * log_overlap(start, start)[0]))]
     if sweeps == 0 or N < 2:
