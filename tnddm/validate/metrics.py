@@ -22,7 +22,7 @@ from ..diffusion import Diffusion
 from ..goodness_of_fit import all_configs
 from ..rng import as_generator
 from .oracle import ExactOracle
-from .samplers import PRODUCT_SAMPLERS, kernel, log_kernel, prior, sample, trapezoidal_kernels, trapezoidal_grid
+from .samplers import PRODUCT_SAMPLERS, as_oracle, is_product, kernel, log_kernel, prior, sample, trapezoidal_kernels
 
 
 def _product_matrix(q) -> np.ndarray:
@@ -59,85 +59,188 @@ def tv(p, q) -> float:
 
 
 class ExactProcess:
-    """Dense laws and reverse kernels of a Diffusion on its full state space (enumerable N)."""
+    """Dense laws and reverse-kernel rows of a Diffusion on its full state space (enumerable N).
 
-    def __init__(self, diffusion: Diffusion, max_states: int = 2**14):
-        S = diffusion.d_out**diffusion.n_sites
-        if S > max_states:
-            raise ValueError(f"the state space has {S} states; exact metrics need at most {max_states}")
+    Laws live on the d_out^N states of the noised process; transition matrices are never stored
+    whole: metrics walk their rows `chunk` at a time (memory O(chunk * d_out^N) per step).
+
+    Args:
+        diffusion: the tnddm.Diffusion.
+        max_states: cap on the number of states of the output law, d^N (data states).
+        max_process_states: cap on the states of the noised process, d_out^N (each step costs O(d_out^(2N))).
+    """
+
+    def __init__(self, diffusion: Diffusion, max_states: int = 2**14, max_process_states: int = 3**10):
+        if not isinstance(diffusion, Diffusion):
+            raise ValueError(f"diffusion must be a tnddm.Diffusion; got {type(diffusion).__name__}")
+        N, d, d_out = diffusion.n_sites, diffusion.noise.d, diffusion.d_out
+        for value, label in ((max_states, "max_states"), (max_process_states, "max_process_states")):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{label} must be a positive integer; got {value!r}")
+        if d**N > max_states:
+            raise ValueError(f"the output law has d**N = {d}**{N} = {d**N} states; exact metrics need at most "
+                             f"max_states = {max_states} (raise max_states to allow more)")
+        S = d_out**N
+        if S > max_process_states:
+            raise ValueError(f"the noised process has d_out**N = {d_out}**{N} = {S} states; exact metrics need at most "
+                             f"max_process_states = {max_process_states} (each step costs about S**2 operations)")
         self.diffusion = diffusion
-        self.states = all_configs(diffusion.n_sites, diffusion.d_out)
+        self.n_states = S
+        self.states = all_configs(N, d_out)
+        self.chunk = max(1, 2**21 // S)
+        self._laws: dict[float, np.ndarray] = {}
 
     def law(self, t) -> np.ndarray:
-        return self.diffusion.marginal(t).to_dense()
+        """P_t on the d_out^N states; t = inf gives the stationary product law of the noise."""
+        t = float(t)
+        if t not in self._laws:
+            if np.isinf(t):
+                law = functools.reduce(np.kron, [self.diffusion.noise.stationary()] * self.diffusion.n_sites)
+            else:
+                law = self.diffusion.marginal(t).to_dense(max_states=self.n_states)
+            if len(self._laws) >= 4:
+                self._laws.pop(next(iter(self._laws)))
+            self._laws[t] = law
+        return self._laws[t]
+
+    def reverse_rows(self, t, s, idx) -> np.ndarray:
+        """Rows B[idx, x'] = P(x_s = x' | x_t = x) = P_s(x') prod_i K_{t|s}[x_i, x'_i] / P_t(x) (0 where P_t(x) = 0).
+
+        t = inf: K_{inf|s}[y, x] = pi(y), so every row is P_s."""
+        ps, pt = self.law(s), self.law(t)
+        live = pt[idx] > 0
+        if np.isinf(t):
+            return np.where(live[:, None], ps[None, :], 0.0)
+        K = self.diffusion.noise.propagator(t, s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            B = _product_matrix(K[self.states[idx]]) * ps[None, :] / pt[idx][:, None]
+        return np.where(live[:, None], B, 0.0)
 
     def reverse_kernel(self, t, s) -> np.ndarray:
-        """B[x, x'] = P(x_s = x' | x_t = x) (rows with P_t(x) = 0 set to 0)."""
-        K = functools.reduce(np.kron, [self.diffusion.noise.propagator(t, s)] * self.diffusion.n_sites)  # K[x_t, x_s]
-        ps, pt = self.law(s), self.law(t)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            B = K * ps[None, :] / pt[:, None]
-        return np.where(pt[:, None] > 0, B, 0.0)
+        """The whole B[x, x'] = P(x_s = x' | x_t = x) (rows with P_t(x) = 0 set to 0); S x S memory."""
+        return self.reverse_rows(t, s, np.arange(self.n_states))
 
     def start_law(self, oracle, start: str, T: float) -> np.ndarray:
         if start == "exact":
             return self.law(T)
+        if start != "prior":
+            raise ValueError(f"start must be 'prior' or 'exact'; got {start!r}")
         p0 = prior(oracle)
         return functools.reduce(np.kron, [p0] * self.diffusion.n_sites)
 
+    def chunks(self, live):
+        """Index arrays of the live states (a boolean mask), `chunk` at a time."""
+        ids = np.flatnonzero(live)
+        for a in range(0, ids.size, self.chunk):
+            yield ids[a : a + self.chunk]
+
+
+def _check_name(name, trapezoid: bool = True):
+    ok = is_product(name) or (trapezoid and name == "theta_trapezoidal")
+    if not ok:
+        allowed = PRODUCT_SAMPLERS + (("theta_trapezoidal",) if trapezoid else ())
+        raise ValueError(f"exact metrics are defined for {allowed} and user kernels kernel(t, s, X); got {name!r}")
+
+
+def _check_grid(times) -> np.ndarray:
+    times = np.asarray(times, dtype=float)
+    if (times.ndim != 1 or times.size < 2 or np.any(np.isnan(times)) or not np.all(np.isfinite(times[1:]))
+            or np.any(np.diff(times) >= 0) or times[-1] < 0):
+        raise ValueError("times must be a decreasing grid of at least two non-negative times (only times[0] may be inf)")
+    return times
+
+
+def _step_rows(name, oracle, t, s, proc: ExactProcess, live, theta=0.5):
+    """Yield (idx, A[idx]) over the live rows of the sampler's step matrix A[x, x'] = P(x_s = x' | x_t = x)."""
+    ids = np.flatnonzero(live)
+    if ids.size == 0:
+        return
+    X = proc.states
+    if is_product(name):
+        q = kernel(name, oracle, t, s, X[ids])
+        pos = np.full(proc.n_states, -1)
+        pos[ids] = np.arange(ids.size)
+        for idx in proc.chunks(live):
+            yield idx, _product_matrix(q[pos[idx]])
+        return
+    S = proc.n_states
+    q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+    for idx in proc.chunks(live):
+        A1 = _product_matrix(q1[idx])
+        out = np.empty((idx.size, S))
+        for j, k in enumerate(idx):  # stage 2 depends on (x, x*): average over x* for each x
+            rows = np.repeat(X[k : k + 1], S, axis=0)
+            _, q2, _ = trapezoidal_kernels(oracle, t, s, rows, X, theta, R_t=np.repeat(R_t[k : k + 1], S, axis=0))
+            out[j] = A1[j] @ _product_matrix(q2)
+        yield idx, out
+
 
 def step_matrices(name, oracle, times, process: ExactProcess, theta=0.5):
-    """The sampler's full transition matrices A_k, one per step of its (possibly augmented) grid."""
-    X = process.states
-    mats = []
+    """The sampler's full transition matrices A_k, one per step, produced one at a time (a generator)."""
     for t, s in zip(times[:-1], times[1:]):
-        if name in PRODUCT_SAMPLERS:
-            mats.append(_product_matrix(kernel(name, oracle, t, s, X)))
-        elif name == "theta_trapezoidal":
-            q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
-            A1 = _product_matrix(q1)
-            S = len(X)
-            A2 = np.zeros((S, S))
-            for k in range(S):  # stage 2 depends on (x, x*): average over x* for each x
-                rows = np.repeat(X[k : k + 1], S, axis=0)
-                _, q2, _ = trapezoidal_kernels(oracle, t, s, rows, X, theta, R_t=np.repeat(R_t[k : k + 1], S, axis=0))
-                A2[k] = A1[k] @ _product_matrix(q2)
-            mats.append(A2)
-        else:
-            raise ValueError(f"exact output laws are defined for {PRODUCT_SAMPLERS + ('theta_trapezoidal',)}; got {name!r}")
-    return mats
+        A = np.zeros((process.n_states, process.n_states))
+        for idx, rows in _step_rows(name, oracle, t, s, process, np.ones(process.n_states, dtype=bool), theta):
+            A[idx] = rows
+        yield A
 
 
-def output_law(name, oracle, diffusion: Diffusion, times, start="prior", theta=0.5) -> dict:
-    """The sampler's exact output law and its KL / TV against the exact law at the grid's end."""
-    proc = ExactProcess(diffusion)
-    times = np.asarray(times, dtype=float)
+def output_law(name, oracle, diffusion: Diffusion, times, start="prior", theta=0.5, max_states: int = 2**14,
+               max_process_states: int = 3**10) -> dict:
+    """The sampler's exact output law q_K = A_K^T ... A_1^T q_0 and its KL / TV against the exact law P_{t_K}.
+
+    Memory of one step: the rows of A_k are produced `chunk` at a time and only for states of positive
+    probability.
+
+    Args:
+        name: a sampler in PRODUCT_SAMPLERS, "theta_trapezoidal", or a user kernel(t, s, X) -> (n, N, d_out).
+        oracle: the score oracle (None: the ExactOracle of `diffusion`; a user kernel needs none).
+        diffusion: the exact process.
+        times: decreasing grid t_0 > ... > t_K (t_0 = inf allowed for start="prior").
+        start: "prior" (the noise's stationary law) or "exact" (P_{t_0}).
+        max_states: cap on the output law's states d^N; max_process_states: cap on d_out^N.
+    Returns:
+        dict with law, exact, kl_exact_sampler, kl_sampler_exact, tv.
+    """
+    _check_name(name)
+    oracle = as_oracle(oracle, diffusion)
+    proc = ExactProcess(diffusion, max_states, max_process_states)
+    times = _check_grid(times)
     q = proc.start_law(oracle, start, times[0])
-    for A in step_matrices(name, oracle, times, proc, theta):
-        q = A.T @ q
+    for t, s in zip(times[:-1], times[1:]):
+        q_next = np.zeros(proc.n_states)
+        for idx, A in _step_rows(name, oracle, t, s, proc, q > 0, theta):
+            q_next += q[idx] @ A
+        q = q_next
     p = proc.law(times[-1])
     return {"law": q, "exact": p, "kl_exact_sampler": kl(p, q), "kl_sampler_exact": kl(q, p), "tv": tv(p, q)}
 
 
-def path_kl_exact(name, oracle, diffusion: Diffusion, times, start="prior", theta=0.5) -> dict:
-    """Exact path KL in both directions for product-form (and theta-trapezoidal) samplers."""
-    proc = ExactProcess(diffusion)
-    times = np.asarray(times, dtype=float)
-    grid = trapezoidal_grid(times, theta) if name == "theta_trapezoidal" else times
-    q = proc.start_law(oracle, start, grid[0])
-    p = proc.law(grid[0])
+def path_kl_exact(name, oracle, diffusion: Diffusion, times, start="prior", theta=0.5, max_states: int = 2**14,
+                  max_process_states: int = 3**10) -> dict:
+    """Exact path KL in both directions for product-form samplers, user kernels and theta-trapezoidal:
+
+        KL(q || p) = KL(q_{t_0} || P_{t_0}) + sum_k E_{x ~ q_k} KL(A_k[x] || B_k[x])   (and p <-> q),
+
+    B_k the exact reverse kernel. Arguments as in output_law. Returns kl_sampler_exact, kl_exact_sampler.
+    """
+    _check_name(name)
+    oracle = as_oracle(oracle, diffusion)
+    proc = ExactProcess(diffusion, max_states, max_process_states)
+    times = _check_grid(times)
+    q = proc.start_law(oracle, start, times[0])
+    p = proc.law(times[0])
     kl_qp, kl_pq = kl(q, p), kl(p, q)
-    if name == "theta_trapezoidal":  # stage kernels on the augmented grid
-        mats = []
-        for t, s in zip(times[:-1], times[1:]):
-            q1, _, R_t = trapezoidal_kernels(oracle, t, s, proc.states, None, theta)
-            mats.append(("stage1", _product_matrix(q1), R_t, t, s))
-        return _trapezoid_path_kl(oracle, proc, mats, q, p, kl_qp, kl_pq, theta)
-    for A, (t, s) in zip(step_matrices(name, oracle, grid, proc, theta), zip(grid[:-1], grid[1:])):
-        B = proc.reverse_kernel(t, s)
-        kl_qp += _weighted(q, row_kl(A, B))
-        kl_pq += _weighted(p, row_kl(B, A))
-        q, p = A.T @ q, B.T @ p
+    if name == "theta_trapezoidal":
+        return _trapezoid_path_kl(oracle, proc, times, q, p, kl_qp, kl_pq, theta)
+    for t, s in zip(times[:-1], times[1:]):
+        q_next, p_next = np.zeros(proc.n_states), np.zeros(proc.n_states)
+        for idx, A in _step_rows(name, oracle, t, s, proc, (q > 0) | (p > 0), theta):
+            B = proc.reverse_rows(t, s, idx)
+            kl_qp += _weighted(q[idx], row_kl(A, B))
+            kl_pq += _weighted(p[idx], row_kl(B, A))
+            q_next += q[idx] @ A
+            p_next += p[idx] @ B
+        q, p = q_next, p_next
     return {"kl_sampler_exact": float(kl_qp), "kl_exact_sampler": float(kl_pq)}
 
 
@@ -147,11 +250,13 @@ def _weighted(w, values) -> float:
     return float(np.sum(w[live] * values[live]))
 
 
-def _trapezoid_path_kl(oracle, proc, stages, q, p, kl_qp, kl_pq, theta):
+def _trapezoid_path_kl(oracle, proc, times, q, p, kl_qp, kl_pq, theta):
     """Path KL on the augmented grid (x_t, x*, x_s): the stage-2 kernel depends on (x, x*)."""
     X = proc.states
     S = len(X)
-    for _, A1, R_t, t, s in stages:
+    for t, s in zip(times[:-1], times[1:]):
+        q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+        A1 = _product_matrix(q1)
         mid = t - theta * (t - s)
         B1, B2 = proc.reverse_kernel(t, mid), proc.reverse_kernel(mid, s)
         q_next, p_next = np.zeros(S), np.zeros(S)
@@ -171,21 +276,27 @@ def _trapezoid_path_kl(oracle, proc, stages, q, p, kl_qp, kl_pq, theta):
     return {"kl_sampler_exact": float(kl_qp), "kl_exact_sampler": float(kl_pq)}
 
 
-def kl_split(name, oracle, diffusion: Diffusion, times) -> dict:
-    """KL(exact || sampler) per step = total correlation of the exact kernel + sum of per-site KLs."""
-    if name not in PRODUCT_SAMPLERS:
-        raise ValueError(f"kl_split needs a product-form sampler {PRODUCT_SAMPLERS}; got {name!r}")
-    proc = ExactProcess(diffusion)
+def kl_split(name, oracle, diffusion: Diffusion, times, max_states: int = 2**14, max_process_states: int = 3**10) -> dict:
+    """KL(exact || sampler) per step = total correlation of the exact kernel + sum of per-site KLs.
+
+    name: a product-form sampler or a user kernel(t, s, X); oracle may be None for a user kernel.
+    """
+    _check_name(name, trapezoid=False)
+    oracle = as_oracle(oracle, diffusion)
+    proc = ExactProcess(diffusion, max_states, max_process_states)
+    times = _check_grid(times)
     X, N, d = proc.states, diffusion.n_sites, diffusion.d_out
     tc_total, site_total = 0.0, 0.0
     for t, s in zip(times[:-1], times[1:]):
         pt = proc.law(t)
-        B = proc.reverse_kernel(t, s)
-        qk = kernel(name, oracle, t, s, X)
-        for x in np.flatnonzero(pt > 0):
-            marg = np.stack([np.bincount(X[:, i], weights=B[x], minlength=d) for i in range(N)])  # (N, d)
-            tc_total += pt[x] * kl(B[x], _product_matrix(marg[None])[0])
-            site_total += pt[x] * sum(kl(marg[i], qk[x, i]) for i in range(N))
+        live = pt > 0
+        for idx in proc.chunks(live):
+            B = proc.reverse_rows(t, s, idx)
+            qk = kernel(name, oracle, t, s, X[idx])
+            for j, x in enumerate(idx):
+                marg = np.stack([np.bincount(X[:, i], weights=B[j], minlength=d) for i in range(N)])  # (N, d)
+                tc_total += pt[x] * kl(B[j], _product_matrix(marg[None])[0])
+                site_total += pt[x] * sum(kl(marg[i], qk[j, i]) for i in range(N))
     return {"total_correlation": float(tc_total), "per_site_kl": float(site_total), "sum": float(tc_total + site_total)}
 
 
@@ -202,8 +313,10 @@ def path_kl_mc(name, oracle, diffusion: Diffusion, times, n: int, seed=None, dir
     exact_sampler: E_p[log p(path) - log q(path)] over exact reverse paths (product-form samplers),
     by path_kl_exact_paths with the given estimator and coupling.
     return_values: also return the per-path values under "values" (to pool several runs).
+    name may be a user kernel(t, s, X) -> (n, N, d_out); oracle may then be None. The grid must be finite.
     """
     times = np.asarray(times, dtype=float)
+    oracle = as_oracle(oracle, diffusion)
     if direction == "sampler_exact":
         res = sample(name, oracle, n, times, seed=seed, keep_path=True, start=start, theta=theta)
         if res.log_q is None:
@@ -236,14 +349,17 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
     coupling: "path", one exact reverse path per row; "independent_steps", each step's pair
     (x_k, x_{k+1}) drawn exactly and independently of the other steps (x_{k+1} ~ P_{t_{k+1}}, x_k by
     noising it), which removes the positive correlation between steps from the variance.
+    names may hold user kernels kernel(t, s, X) -> (n, N, d_out) (the oracle may then be None).
     Returns {name: {"kl", "stderr", "n"[, "values"]}}; the non-plain estimators also give the
     split kl = "start_kl" + "total_correlation" + "per_site_kl" (means over rows; start_kl estimates
     KL(P_T || q_start) and is 0 for start="exact").
     """
     names = tuple(names)
     for name in names:
-        if name not in PRODUCT_SAMPLERS:
-            raise ValueError(f"exact_sampler path KL needs a product-form sampler {PRODUCT_SAMPLERS}; got {name!r}")
+        if not is_product(name):
+            raise ValueError(f"exact_sampler path KL needs a product-form sampler {PRODUCT_SAMPLERS} or a user kernel; "
+                             f"got {name!r}")
+    oracle = as_oracle(oracle, diffusion)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}; got {estimator!r}")
     if coupling not in COUPLINGS:
@@ -281,7 +397,7 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
             X = diffusion.forward(Xnext, t, s, seed=rng)
             if estimator != "autoregressive":
                 tc = tc + diffusion.log_transition(Xnext, X, t, s)
-        score = oracle.score(t, X)
+        score = oracle.score(t, X) if (shared or any(isinstance(name, str) for name in names)) else None
         if estimator == "plain":
             for name in names:
                 site_kl[name] -= log_kernel(kernel(name, oracle, t, s, X, score=score), Xnext)

@@ -68,10 +68,15 @@ class ExactOracle(ScoreOracle):
         return self.diffusion.score(X, t)
 
     def exact_marginals(self, t, s, Y) -> np.ndarray:
-        """Per-site marginals of the exact reverse kernel P(x_s | x_t = y), shape (n, N, d_out)."""
-        Y = np.asarray(Y)
-        K = self.noise.propagator(t, s)
-        return self.diffusion.marginal(s).marginals(K[Y])
+        """Per-site marginals of the exact reverse kernel P(x_s | x_t = y), shape (n, N, d_out).
+
+        Stable for every t (tilt rows built in closed form; see tnddm.validate.PosteriorOracle).
+        """
+        from .posterior import PosteriorOracle
+
+        if getattr(self, "_posterior", None) is None:
+            self._posterior = PosteriorOracle(self.diffusion)
+        return self._posterior.reverse_marginals(Y, t, s)
 
 
 class CallableOracle(ScoreOracle):

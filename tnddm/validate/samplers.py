@@ -18,7 +18,7 @@ and path KL is defined:
   K_{t|s}[x_i, b], the exact per-site marginals of the reverse kernel when the score is exact.
 - masked (MDLM, Sahoo et al. 2024; MD4, Shi et al. 2024, ancestral form, mask noise only): an
   unmasked site stays; a masked site unmasks with probability (alpha_s - alpha_t) / (1 - alpha_t),
-  alpha = e^{-sigma}, to b with the denoiser P(x_0^i = b | x_t) = (1 - alpha_t) / alpha_t s_t(x)_{i,b}.
+  alpha = e^{-rate sigma}, to b with the denoiser P(x_0^i = b | x_t) = (1 - alpha_t) / alpha_t s_t(x)_{i,b}.
 Two-stage and event-driven samplers:
 - theta_trapezoidal (Ren, Chen, Rotskoff, Ying 2025, "Fast solvers for discrete diffusion models"):
   stage 1: exponential-Euler with R_t(x) for time theta h, giving x*; stage 2: rates
@@ -78,13 +78,47 @@ def _exp_jump(R, tau):
     return R * frac
 
 
-def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict | None = None,
+def is_product(name) -> bool:
+    """True for a product-form sampler: a built-in name in PRODUCT_SAMPLERS or a user kernel (a callable)."""
+    return callable(name) or (isinstance(name, str) and name in PRODUCT_SAMPLERS)
+
+
+def sampler_label(name) -> str:
+    """A printable name of a built-in sampler or a user kernel."""
+    return name if isinstance(name, str) else getattr(name, "__name__", type(name).__name__)
+
+
+def check_kernel_output(q, X, d_out: int | None, label: str = "kernel") -> np.ndarray:
+    """Validate a user kernel's output: shape (n, N, d_out), finite, non-negative, rows summing to 1."""
+    try:
+        q = np.asarray(q, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must return a real array of shape (n, N, d); got {type(q).__name__}") from None
+    want = X.shape + ((d_out,) if d_out is not None else ())
+    if q.ndim != 3 or q.shape[: len(want)] != want:
+        raise ValueError(f"{label}(t, s, X) must return shape {X.shape + (d_out if d_out else 'd',)}; got {q.shape}")
+    if not np.all(np.isfinite(q)) or np.any(q < 0):
+        raise ValueError(f"{label}(t, s, X) must return finite non-negative probabilities")
+    if np.any(np.abs(q.sum(axis=2) - 1.0) > 1e-9):
+        raise ValueError(f"{label}(t, s, X) must return per-site probabilities summing to 1 over the last axis")
+    return q
+
+
+def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: dict | None = None,
            score=None) -> np.ndarray:
     """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s.
 
-    score: the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
+    Args:
+        name: a name in PRODUCT_SAMPLERS, or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product
+            form: q(x' | x) = prod_i q[., i, x'_i]); its output is checked, the oracle is not used.
+        oracle: the score oracle of the built-in samplers (None allowed for a user kernel).
+        t, s: the step t -> s < t.
+        X: states at time t, (n, N).
+        score: the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
     """
     X = np.asarray(X)
+    if callable(name):
+        return check_kernel_output(name(t, s, X), X, None if oracle is None else oracle.d_out, sampler_label(name))
     h = t - s
     if name == "tweedie":
         return oracle.denoiser_marginals(t, s, X, score=score)
@@ -92,9 +126,10 @@ def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict
         noise = oracle.noise
         if not isinstance(noise, Mask):
             raise ValueError("the masked sampler needs tnddm.noise.Mask noise")
-        a_t, a_s = np.exp(-noise.sigma(t)), np.exp(-noise.sigma(s))
+        a_t, a_s = _mask_alpha(noise, t), _mask_alpha(noise, s)
         m = noise.mask_state
-        denoise = np.clip(oracle.score(t, X) if score is None else score, 0.0, None) * (1 - a_t) / a_t
+        # the denoiser (1 - a_t) / a_t s_t(x)_{i,b}, normalised (the factor cancels; no overflow at large t)
+        denoise = np.clip(oracle.score(t, X) if score is None else score, 0.0, None)
         denoise[:, :, m] = 0.0
         denoise /= np.maximum(denoise.sum(axis=2, keepdims=True), 1e-300)
         unmask = (a_s - a_t) / (1 - a_t)
@@ -119,6 +154,11 @@ def kernel(name: str, oracle: ScoreOracle, t: float, s: float, X, counters: dict
     if name == "tau_leaping_ordinal":
         return _ordinal_kernel(X, h * R)
     raise ValueError(f"sampler must be one of {PRODUCT_SAMPLERS} for a product-form step; got {name!r}")
+
+
+def _mask_alpha(noise, t) -> float:
+    """alpha_t = exp(-rate sigma(t)): the probability that a site is still unmasked at time t."""
+    return float(np.exp(-noise.rate * noise.sigma(t)))
 
 
 def _ordinal_kernel(X, mean_jumps, max_count: int = 12):
@@ -169,24 +209,44 @@ def prior(oracle: ScoreOracle) -> np.ndarray:
     return oracle.noise.stationary()
 
 
-def sample(name: str, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool = False, theta: float = 0.5,
+def as_oracle(oracle, diffusion=None) -> ScoreOracle:
+    """A ScoreOracle from an oracle, a Diffusion (its ExactOracle), or None (ExactOracle of `diffusion`)."""
+    from ..diffusion import Diffusion
+    from .oracle import ExactOracle
+
+    if isinstance(oracle, ScoreOracle):
+        return oracle
+    if isinstance(oracle, Diffusion):
+        return ExactOracle(oracle)
+    if oracle is None and diffusion is not None:
+        return ExactOracle(diffusion)
+    raise ValueError(f"oracle must be a ScoreOracle or a tnddm.Diffusion; got {type(oracle).__name__}")
+
+
+def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool = False, theta: float = 0.5,
            safety: float = 2.0, start: str = "prior", precision=np.float64) -> SamplerResult:
     """Run sampler `name` on the decreasing grid `times`; returns a SamplerResult.
 
+    name: a name in SAMPLERS or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product form).
+    oracle: a ScoreOracle, or a Diffusion (its ExactOracle; enough for a user kernel).
+    times[0] may be inf for a user kernel started from the prior.
     start="prior": x_T from the noise's stationary law (what a practitioner does); start="exact":
     x_T ~ P_T exactly (needs an ExactOracle), isolating the discretisation error.
     "exact_kernel" denoises with the exact reverse kernel (tnddm.Diffusion.denoise) on the grid.
     precision: float type of the categorical draws of product-form samplers (np.float32 or np.float64).
     """
-    if name not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}; got {name!r}")
+    if not (callable(name) or (isinstance(name, str) and name in SAMPLERS)):
+        raise ValueError(f"sampler must be one of {SAMPLERS} or a callable kernel(t, s, X); got {name!r}")
+    oracle = as_oracle(oracle)
     times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] < 0:
-        raise ValueError("times must be a decreasing grid of at least two non-negative times")
+    if (times.ndim != 1 or times.size < 2 or np.any(np.isnan(times)) or not np.all(np.isfinite(times[1:]))
+            or np.any(np.diff(times) >= 0) or times[-1] < 0):
+        raise ValueError("times must be a decreasing grid of at least two non-negative times (only times[0] may be inf)")
     rng = as_generator(seed)
     start_evals = oracle.evaluations
     N = oracle.n_sites
     p0 = prior(oracle)
+    product = is_product(name)
     exact_start = start == "exact" or name == "exact_kernel"
     if start not in ("prior", "exact"):
         raise ValueError(f"start must be 'prior' or 'exact'; got {start!r}")
@@ -199,10 +259,10 @@ def sample(name: str, oracle: ScoreOracle, n: int, times, seed=None, keep_path: 
         with np.errstate(divide="ignore"):
             log_start = np.log(p0[X]).sum(axis=1)
     counters: dict = {}
-    log_q = log_start if name in PRODUCT_SAMPLERS + ("theta_trapezoidal", "exact_kernel") else None
+    log_q = log_start if product or name in ("theta_trapezoidal", "exact_kernel") else None
     path = [X] if keep_path else None
     for t, s in zip(times[:-1], times[1:]):
-        if name in PRODUCT_SAMPLERS:
+        if product:
             q = kernel(name, oracle, t, s, X, counters)
             Xn = draw(q, rng, precision)
             log_q = log_q + log_kernel(q, Xn)
@@ -314,7 +374,7 @@ def _first_hitting_interval(oracle, t, s, X, rng):
         raise ValueError("the first-hitting sampler needs tnddm.noise.Mask noise")
     m = noise.mask_state
     X = X.copy()
-    alpha = lambda u: np.exp(-noise.sigma(u))  # noqa: E731
+    alpha = lambda u: _mask_alpha(noise, u)  # noqa: E731
     for r in range(X.shape[0]):
         cur = t
         while True:
@@ -335,13 +395,13 @@ def _first_hitting_interval(oracle, t, s, X, rng):
 
 
 def _invert_alpha(noise, target_alpha, lo, hi):
-    """The time u in (lo, hi] with exp(-sigma(u)) = target_alpha (bisection; lo if below range)."""
-    if np.exp(-noise.sigma(lo)) <= target_alpha:
+    """The time u in (lo, hi] with exp(-rate sigma(u)) = target_alpha (bisection; lo if below range)."""
+    if _mask_alpha(noise, lo) <= target_alpha:
         return lo
     a, b = lo, hi
     for _ in range(60):
         mid = 0.5 * (a + b)
-        if np.exp(-noise.sigma(mid)) > target_alpha:
+        if _mask_alpha(noise, mid) > target_alpha:
             a = mid
         else:
             b = mid
