@@ -1,21 +1,31 @@
 """Argument checks shared by the package: every failure is a ValueError naming the argument."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
 def as_configs(X, n_sites: int, d: int, name: str = "X") -> np.ndarray:
     """Return X as an int64 array of shape (n, n_sites) with states in 0..d-1.
 
-    A single configuration of shape (n_sites,) is promoted to shape (1, n_sites).
+    A single configuration of shape (n_sites,) is promoted to shape (1, n_sites). X must hold
+    integers (or floats with integral values); strings, complex numbers, None and objects are refused.
     """
-    arr = np.asarray(X)
+    if X is None:
+        raise ValueError(f"{name} must be an integer array of shape (n, {n_sites}); got None")
+    try:
+        arr = np.asarray(X)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be an integer array of shape (n, {n_sites}); got {type(X).__name__} ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold integer states 0..{d - 1}; got an array of dtype {arr.dtype}")
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != n_sites:
         raise ValueError(f"{name} must have shape (n, {n_sites}) or ({n_sites},); got {np.shape(X)}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.all(np.equal(np.mod(arr, 1), 0)):
+    if arr.size and arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(np.equal(np.mod(arr, 1), 0)):
             raise ValueError(f"{name} must hold integer states 0..{d - 1}")
     arr = arr.astype(np.int64, copy=False)
     if arr.size and (arr.min() < 0 or arr.max() >= d):
@@ -25,7 +35,14 @@ def as_configs(X, n_sites: int, d: int, name: str = "X") -> np.ndarray:
 
 def as_tilts(tilts, n_sites: int, d: int, name: str = "tilts") -> np.ndarray:
     """Return per-site weights as a float array of shape (n, n_sites, d) (n = 1 when shared)."""
-    w = np.asarray(tilts, dtype=float)
+    try:
+        raw = np.asarray(tilts)
+        if raw.dtype.kind not in "biuf":
+            raise TypeError
+        w = raw.astype(float)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be a real array of shape ({n_sites}, {d}) or (n, {n_sites}, {d}); "
+                         f"got {type(tilts).__name__}") from None
     if w.ndim == 2:
         w = w[None]
     if w.ndim != 3 or w.shape[1:] != (n_sites, d):
@@ -35,14 +52,54 @@ def as_tilts(tilts, n_sites: int, d: int, name: str = "tilts") -> np.ndarray:
     return w
 
 
+def check_real(value, name: str) -> float:
+    """A finite real scalar (not a bool, a string or a sequence) as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+            value = value.item()
+        else:
+            raise ValueError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    return value
+
+
 def check_time(t, name: str = "t") -> float:
+    if isinstance(t, (bool, np.bool_)) or not (isinstance(t, (numbers.Real, np.floating, np.integer))
+                                              or (isinstance(t, np.ndarray) and t.ndim == 0 and t.dtype.kind in "iuf")):
+        raise ValueError(f"{name} must be a finite time >= 0 (a real number); got {t!r}")
     t = float(t)
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"{name} must be a finite time >= 0; got {t}")
     return t
 
 
-def check_nonnegative_int(n, name: str) -> int:
-    if isinstance(n, bool) or int(n) != n or int(n) < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {n!r}")
+def check_int(n, name: str, minimum: int | None = None) -> int:
+    """An integer (int, numpy integer, or a float with an integral value) >= minimum, as an int."""
+    ok = not isinstance(n, (bool, np.bool_)) and isinstance(n, (numbers.Real, np.integer, np.floating))
+    if ok:
+        try:
+            ok = np.isfinite(n) and int(n) == n
+        except (OverflowError, ValueError):
+            ok = False
+    if not ok:
+        what = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}; got {n!r}")
+    if minimum is not None and int(n) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {int(n)}")
     return int(n)
+
+
+def check_nonnegative_int(n, name: str) -> int:
+    try:
+        return check_int(n, name, 0)
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative integer; got {n!r}") from None
+
+
+def check_batch_size(batch_size, name: str = "batch_size") -> int | None:
+    """None (automatic) or an integer >= 1."""
+    if batch_size is None:
+        return None
+    return check_int(batch_size, name, 1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_configs, check_nonnegative_int, check_time
+from ._checks import as_configs, check_batch_size, check_int, check_nonnegative_int, check_time
+from ._memory import check_allocation
 from .mps.base import MPSBase
 from .noise import Noise
 from .rng import as_generator
@@ -70,6 +71,9 @@ class Diffusion:
 
         return_log_prior: also return log P_s(x_s) (free from the dense sampling kernel).
         """
+        batch_size = check_batch_size(batch_size)
+        Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
+        check_allocation(Y.size * (8 * self.d_out + 16), f"the denoising tilts and samples of {Y.shape[0]} rows")
         Y, tilts = self._channel_tilts(Y, t, s)
         return self.marginal(s).sample(Y.shape[0], seed=seed, tilts=tilts, batch_size=batch_size, progress=progress,
                                        return_log_prob=return_log_prior)
@@ -148,8 +152,10 @@ class Diffusion:
         (X_0, log P_0(X_0)).
         """
         T = check_time(T, "T")
-        if int(steps) != steps or steps < 1:
-            raise ValueError(f"steps must be a positive integer; got {steps!r}")
+        steps = check_int(steps, "steps", 1)
+        n = check_nonnegative_int(n, "n")
+        check_allocation(8 * (steps + 1), f"a time grid of {steps} steps")
+        check_allocation(n * self.n_sites * (8 * self.d_out + 24), f"denoising {n} samples of {self.n_sites} sites")
         rng = as_generator(seed)
         x, _ = self.marginal(T).sample(n, seed=rng, progress=progress)
         if T > 0:

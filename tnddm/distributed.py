@@ -2,8 +2,12 @@
 
 Work of size n is cut into `tasks` pieces of sizes split_sizes(n, tasks); piece k runs with the
 k-th child of SeedSequence(seed).spawn(tasks), so the result for a given (seed, tasks) is the same
-whatever the number of workers, the scheduler or the order in which tasks finish. The model is
-scattered to the workers once and results are gathered into one array, in task order.
+whatever the number of workers, the scheduler or the order in which tasks finish. The default
+number of tasks, default_tasks(n), depends on n alone (never on the cluster), so a seed gives the
+same samples on any cluster. The model is scattered to the workers once and results are gathered
+into one array, in task order.
+
+A local cluster listens on 127.0.0.1 only (scheduler and dashboard) unless asked otherwise.
 
 Each task runs the numba kernels with as many threads as its worker has Dask threads (a local
 cluster defaults to one thread per worker and one worker per core), so workers do not oversubscribe
@@ -37,22 +41,67 @@ def _require_distributed():
     return distributed
 
 
+MAX_DEFAULT_TASKS = 1024
+SAMPLES_PER_TASK = 1000
+
+
+WALKERS_PER_TASK = 8
+
+
+def default_tasks(n: int, per_task: int = SAMPLES_PER_TASK) -> int:
+    """The default number of tasks for n items: about one per `per_task` items, at most 1024.
+
+    It depends on n alone, never on the cluster, so that a seed gives the same result on any cluster.
+    """
+    n = check_nonnegative_int(n, "n")
+    return max(1, min(n, MAX_DEFAULT_TASKS, -(-n // per_task)))
+
+
+def check_scheduler_reachable(scheduler: str, timeout: float = 5.0) -> None:
+    """Raise ValueError naming the scheduler address when nothing accepts TCP connections there."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(scheduler)
+    if parts.scheme not in ("tcp", "tls"):
+        return  # inproc://, ucx:// ...: left to dask
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(f"scheduler {scheduler!r} has an invalid port") from None
+    if not host:
+        raise ValueError(f"scheduler must be an address such as 'tcp://host:8786'; got {scheduler!r}")
+    try:
+        with socket.create_connection((host, port or 8786), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ValueError(f"scheduler {scheduler!r} is not reachable ({exc.strerror or exc}); is a dask scheduler "
+                         f"running there?") from None
+
+
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1):
+def dask_client(scheduler: str | None = None, n_workers: int | None = None, threads_per_worker: int = 1,
+                dashboard_address: str | None = "127.0.0.1:0", host: str = "127.0.0.1", timeout: float = 10.0):
     """A dask.distributed Client: connected to `scheduler` (an address such as tcp://host:8786), or
-    to a new local cluster of n_workers processes (default: one per core) that is closed on exit."""
+    to a new local cluster of n_workers processes (default: one per core) that is closed on exit.
+
+    The local cluster's scheduler listens on `host` and its dashboard on `dashboard_address`, both
+    127.0.0.1 by default (None: no dashboard). A scheduler that does not accept connections is an
+    error within `timeout` seconds.
+    """
     distributed = _require_distributed()
     if scheduler is not None:
         if not isinstance(scheduler, str) or "://" not in scheduler:
             raise ValueError(f"scheduler must be an address such as 'tcp://host:8786'; got {scheduler!r}")
-        with distributed.Client(scheduler) as client:
+        check_scheduler_reachable(scheduler, timeout=min(5.0, timeout))
+        with distributed.Client(scheduler, timeout=timeout) as client:
             yield client
         return
     if n_workers is not None and check_nonnegative_int(n_workers, "n_workers") < 1:
         raise ValueError(f"n_workers must be >= 1; got {n_workers}")
     threads_per_worker = check_nonnegative_int(threads_per_worker, "threads_per_worker")
     with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=max(1, threads_per_worker),
-                                  processes=True, dashboard_address=":0") as cluster, \
+                                  processes=True, host=host, dashboard_address=dashboard_address) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
@@ -118,9 +167,10 @@ def _run_tasks(client, fn, shared, per_task: list[tuple], progress: bool):
     return client.gather(futures)
 
 
-def _default_tasks(client, tasks, n) -> int:
+def _default_tasks(client, tasks, n, per_task: int = SAMPLES_PER_TASK) -> int:
+    """tasks, or default_tasks(n) (independent of the cluster, so that the samples are too)."""
     if tasks is None:
-        tasks = 4 * max(1, sum(client.nthreads().values()))
+        return default_tasks(n, per_task)
     tasks = check_nonnegative_int(tasks, "tasks")
     if not 1 <= tasks <= n:
         raise ValueError(f"tasks must lie in 1..{n} (one item per task at least); got {tasks}")
@@ -209,7 +259,7 @@ def run_mcmc(mh, n_steps: int, n_walkers: int, seed=None, tasks: int | None = No
         if initial.shape[0] != n_walkers:
             raise ValueError(f"initial must have 1 or n_walkers = {n_walkers} rows; got {initial.shape[0]}")
     with _client_or(client, scheduler, n_workers) as c:
-        tasks = _default_tasks(c, tasks, n_walkers)
+        tasks = _default_tasks(c, tasks, n_walkers, WALKERS_PER_TASK)
         seeds = spawn_seeds(seed, tasks + 1)
         schedule = mh.draw_schedule(burn_in + n_steps, seeds[0])
         bounds = np.cumsum([0] + split_sizes(n_walkers, tasks))

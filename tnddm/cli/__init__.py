@@ -32,8 +32,29 @@ for _name in SUBCOMMANDS:
     cli.add_command(_mod.command, name=_name)
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: atomic writes remove their temporary files
+
+
 def main(argv=None):
-    """Entry point: bad input (ValueError) becomes a one-line message and exit code 2."""
+    """Entry point: bad input (ValueError) becomes a one-line message and exit code 2; SIGTERM unwinds cleanly."""
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except (ValueError, OSError):  # pragma: no cover
+            previous = None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv):
     try:
         return cli.main(args=argv, prog_name="tnddm", standalone_mode=False)
     except click.exceptions.Abort:
@@ -42,6 +63,9 @@ def main(argv=None):
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except ValueError as exc:
+    except ValueError as exc:  # also tnddm's MemoryLimitError: refused before allocating
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except MemoryError as exc:
+        click.echo(f"error: out of memory ({exc or 'allocation failed'}); lower the sizes or use --max-memory", err=True)
+        sys.exit(1)

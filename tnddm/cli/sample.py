@@ -10,7 +10,9 @@ from .. import __version__
 from ..diffusion import Diffusion
 from ..io import save_samples
 from ..noise import make_noise
-from .common import card_argument, emit_summary, json_option, progress_option, resolve_card, set_option, show_progress
+from ..io.files import SAMPLE_SUFFIXES
+from .common import (card_argument, check_allocation, check_option, check_output_path, emit_summary, json_option,
+                     max_memory_option, progress_option, resolve_card, set_option, show_progress)
 
 
 @click.command()
@@ -18,7 +20,8 @@ from .common import card_argument, emit_summary, json_option, progress_option, r
 @click.option("-n", "--n-samples", type=int, default=None, help="Number of samples [card: sample.n_samples, else 1000].")
 @click.option("--mode", type=click.Choice(["direct", "diffusion"]), default=None,
               help="direct: autoregressive sampling of P_0; diffusion: x_T ~ P_T then exact denoising [card: sample.mode].")
-@click.option("--noise", "noise_kind", type=click.Choice(["flip", "mask"]), default=None, help="Noise kind [card: noise.kind].")
+@click.option("--noise", "noise_kind", type=click.Choice(["flip", "mask", "random_walk"]), default=None,
+              help="Noise kind [card: noise.kind].")
 @click.option("--rate", type=float, default=None, help="Noise rate [card: noise.rate].")
 @click.option("-T", "--T", "T", type=float, default=None, help="Diffusion time T [card: sample.T].")
 @click.option("--steps", type=int, default=None, help="Denoising steps from T to 0 [card: sample.steps].")
@@ -27,12 +30,14 @@ from .common import card_argument, emit_summary, json_option, progress_option, r
               help="Run on Dask: a scheduler address (tcp://host:8786) or 'local' for a local cluster (needs tnddm[dask]).")
 @click.option("--workers", type=int, default=None, help="Workers of the local Dask cluster (default: one per core).")
 @click.option("--tasks", type=int, default=None,
-              help="Dask tasks (default 4 per worker thread); the samples depend on seed and tasks, not on workers.")
+              help="Dask tasks [card: sample.tasks, else about one per 1000 samples, at most 1024]; the samples depend "
+                   "on seed and tasks, never on workers.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="samples.npz", show_default=True,
               help="Output file: .npz, or .h5/.hdf5 (needs h5py).")
 @set_option
 @json_option
 @progress_option
+@max_memory_option
 def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, scheduler, workers, tasks, out, overrides, as_json,
             progress):
     """Draw exact samples of CARD's model (default: the built-in card) and write them to --out.
@@ -42,32 +47,46 @@ def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, scheduler, 
     """
     from ..lattice import from_spec
 
+    card_path = card
     card = resolve_card(card, overrides)
     opts = card.get("sample", {})
-    n = n_samples if n_samples is not None else int(opts.get("n_samples", 1000))
+    n = check_option(n_samples if n_samples is not None else opts.get("n_samples", 1000), "--n-samples", 1)
     mode = mode or opts.get("mode", "direct")
-    T = float(T if T is not None else opts.get("T", 1.0))
-    steps = int(steps if steps is not None else opts.get("steps", 1))
-    seed = seed if seed is not None else opts.get("seed", 0)
+    T = check_option(T if T is not None else opts.get("T", 1.0), "--T", 0, kind=float)
+    steps = check_option(steps if steps is not None else opts.get("steps", 1), "--steps", 1)
+    seed = check_option(seed if seed is not None else opts.get("seed", 0), "--seed", 0)
+    check_option(workers, "--workers", 1)
+    tasks = check_option(tasks, "--tasks", 1)
     noise_spec = dict(card.get("noise", {"kind": "flip"}))
     if noise_kind:
         noise_spec["kind"] = noise_kind
     if rate is not None:
-        noise_spec["rate"] = rate
-    if n < 1:
-        raise ValueError(f"--n-samples must be >= 1; got {n}")
+        noise_spec["rate"] = check_option(rate, "--rate", 0, kind=float)
+    out = str(check_output_path(out, SAMPLE_SUFFIXES, inputs=[card_path], what="--out"))
+    dask = scheduler is not None or workers is not None or tasks is not None
+    if dask:
+        from ..distributed import default_tasks
+
+        tasks = default_tasks(n) if tasks is None else tasks
+        if tasks > n:
+            raise ValueError(f"--tasks must lie in 1..{n} (at least one sample per task); got {tasks}")
 
     model = from_spec(card["model"])
     P = model.mps()
+    noise = make_noise(noise_spec, d=P.d) if mode == "diffusion" else None
+    d_out = noise.d_out if noise is not None else P.d
+    per_row = P.n_sites * (8 + 1) + 64 + (P.n_sites * (8 + 8 * d_out) if mode == "diffusion" else 0)
+    check_allocation(n * per_row, f"{n} samples of {P.n_sites} sites ({mode} mode)")
+    if mode == "diffusion":
+        check_allocation(8 * (steps + 1), f"a time grid of {steps} steps")
     bar = show_progress(progress)
-    dask = scheduler is not None or workers is not None or tasks is not None
     start = time.perf_counter()
     if dask:
         X, logp = _sample_on_dask(P, mode, noise_spec, n, T, steps, seed, scheduler, workers, tasks, bar)
     elif mode == "direct":
         X, logp = P.sample(n, seed=seed, progress=bar)
     else:
-        ddm = Diffusion(P, make_noise(noise_spec, d=P.d))
+        ddm = Diffusion(P, noise)
         X, logp = ddm.generate(n, T, steps, seed=seed, progress=bar)
     elapsed = time.perf_counter() - start
     stats = model.statistics(X)

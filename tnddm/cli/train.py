@@ -8,7 +8,12 @@ import click
 import numpy as np
 
 from .. import __version__
-from .common import card_argument, emit_summary, json_option, progress_option, resolve_card, set_option, show_progress
+from .common import (card_argument, check_input_file, check_option, check_output_path, emit_summary, json_option,
+                     max_memory_option, progress_option, resolve_card, set_option, show_progress)
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+#: settings a resumed run takes from its checkpoint: giving a different value is an error, not silently ignored
+RESUME_FIXED = {"method": "--method", "chi_max": "--chi-max", "lr": "--lr", "holdout": "--holdout", "seed": "--seed"}
 
 DEFAULTS = {"method": "adam", "chi_max": 16, "lr": 0.03, "lr_decay": 1.0, "batch_size": 512, "epochs": 50,
             "rounds": 100, "walkers": 512, "mh_steps": 4, "moves": "mixed", "T": 0.3, "connected_prob": 0.5,
@@ -67,6 +72,7 @@ def _trainer(opts, model_n, d):
 @set_option
 @json_option
 @progress_option
+@max_memory_option
 def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, seed, checkpoint, resume, plot, overrides,
             as_json, progress):
     """Learn an MPS P_theta of CARD's model (a ProbMPS, or a BornMPS with --method born; both usable by the engine).
@@ -79,21 +85,41 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
     from ..io.checkpoint import load_checkpoint, save_checkpoint
     from ..io.files import load_samples
     from ..lattice import from_spec
-    from ..learn import BornTrainer, Trainer, TrainingLoop, plot_history
+    from ..learn import BornTrainer, Trainer, TrainingLoop, check_state, plot_history, same_spec
+    from .._checks import as_configs
 
     if (data is None) == (not use_loop):
         raise ValueError("give exactly one of --data FILE or --loop")
     if resume and checkpoint is None:
         raise ValueError("--resume needs --checkpoint PATH")
+    card_path = card
     card = resolve_card(card, overrides)
+    check_option(chi_max, "--chi-max", 1)
+    check_option(epochs, "--epochs", 1)
+    check_option(rounds, "--rounds", 1)
+    check_option(seed, "--seed", 0)
+    if lr is not None and not (check_option(lr, "--lr", kind=float) > 0):
+        raise ValueError(f"--lr must be > 0; got {lr}")
+    if holdout is not None and not 0 <= check_option(holdout, "--holdout", kind=float) < 1:
+        raise ValueError(f"--holdout must lie in [0, 1); got {holdout}")
     opts = _settings(card, method=method, chi_max=chi_max, epochs=epochs, rounds=rounds, lr=lr, holdout=holdout,
                      seed=seed)
     if float(opts["holdout"]) and opts["method"] != "born":
         raise ValueError(f"--holdout applies to --method born; got method {opts['method']!r}")
+    if use_loop and opts["method"] == "born":
+        raise ValueError("--method born trains on --data; the Monte Carlo loop trains a 1-norm MPS (adam or sweep)")
+    inputs = [card_path, data]
+    if checkpoint is not None:
+        check_output_path(checkpoint, (".npz",), inputs=inputs, what="--checkpoint")
+    if plot is not None:
+        check_output_path(plot, PLOT_SUFFIXES, inputs=inputs + [checkpoint], what="--plot")
     model = from_spec(card["model"])
+    X = None
+    if data is not None:  # read and check the data before any training or writing
+        X = _load_data(data, model, load_samples, from_spec, same_spec, as_configs)
     bar = show_progress(progress)
     start = time.perf_counter()
-    meta_extra = {"card": card.get("source"), "model": model.to_spec()}
+    meta_extra = {"card": card.get("source"), "model": model.to_spec(), "seed": int(opts["seed"])}
 
     def save(state_obj):
         if checkpoint is not None:
@@ -101,15 +127,17 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
             meta.update(meta_extra)
             save_checkpoint(checkpoint, arrays, meta)
 
-    resumed = bool(resume and Path(checkpoint).is_file())
-    if use_loop and opts["method"] == "born":
-        raise ValueError("--method born trains on --data; the Monte Carlo loop trains a 1-norm MPS (adam or sweep)")
+    state = None
+    if resume and Path(checkpoint).exists():  # check the whole state before anything is trained or written
+        state = load_checkpoint(checkpoint)
+        kinds = ("loop",) if use_loop else ("trainer", BornTrainer.kind)
+        check_state(state[1], kinds, model.n_sites, model.d, model.to_spec(), source=f"--checkpoint {checkpoint!r}")
+        _check_resume_flags(state[1], dict(method=method, chi_max=chi_max, lr=lr, holdout=holdout, seed=seed))
+    resumed = state is not None
     if use_loop:
         total = int(opts["rounds"])
         if resumed:
-            arrays, meta = load_checkpoint(checkpoint)
-            if meta.get("kind") != "loop":
-                raise ValueError(f"checkpoint {checkpoint!r} holds a {meta.get('kind')!r} state, not a loop state")
+            arrays, meta = state
             loop = TrainingLoop.from_state(arrays, meta, target=model)
         else:
             anneal = None if opts["anneal_start"] is None else {"start": float(opts["anneal_start"]),
@@ -127,15 +155,10 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
                    "acceptance_disconnected": history["acceptance_disconnected"][-1] if history["round"] else None,
                    "nll": history["nll"][-1] if history["nll"] else None}
     else:
-        X = np.asarray(load_samples(data)["samples"]) if Path(data).suffix in (".npz", ".h5", ".hdf5") else None
-        if X is None:
-            raise ValueError(f"--data must be a .npz (or .h5) file with an array 'samples'; got {data!r}")
         total = int(opts["epochs"])
         if resumed:
-            arrays, meta = load_checkpoint(checkpoint)
+            arrays, meta = state
             kinds = {"trainer": Trainer, BornTrainer.kind: BornTrainer}
-            if meta.get("kind") not in kinds:
-                raise ValueError(f"checkpoint {checkpoint!r} holds a {meta.get('kind')!r} state, not a trainer state")
             trainer = kinds[meta["kind"]].from_state(arrays, meta)
         else:
             trainer = _trainer(opts, model.n_sites, model.d)
@@ -155,3 +178,45 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
     if plot:
         plot_history(history, plot, title=f"{card.get('name', model.kind)}: {summary['mode']} training")
     emit_summary(summary, as_json)
+
+
+def _load_data(data, model, load_samples, from_spec, same_spec, as_configs):
+    """The configurations of --data as (n, N) int64, checked against the card's model."""
+    check_input_file(data, "--data")
+    if Path(data).suffix not in (".npz", ".h5", ".hdf5"):
+        raise ValueError(f"--data must be a .npz (or .h5) file with an array 'samples'; got {data!r}")
+    content = load_samples(data, what="--data")
+    X = np.asarray(content["samples"])
+    X = as_configs(X, model.n_sites, model.d, name=f"--data {data!r} samples")
+    if X.shape[0] < 1:
+        raise ValueError(f"--data {data!r} holds no samples")
+    card = content.get("metadata", {}).get("card") if isinstance(content.get("metadata"), dict) else None
+    spec = card.get("model") if isinstance(card, dict) else None
+    if isinstance(spec, dict):
+        try:
+            spec = from_spec(spec).to_spec()
+        except ValueError:
+            pass
+        if not same_spec(spec, model.to_spec()):
+            from ..learn.state import describe_spec
+
+            raise ValueError(f"--data {data!r} holds samples of {describe_spec(spec)}; the card's model is "
+                             f"{describe_spec(model.to_spec())} (train with the card the data came from)")
+    return X
+
+
+def _check_resume_flags(meta: dict, given: dict) -> None:
+    """A resumed run keeps the checkpoint's settings: a flag that asks for different ones is an error."""
+    config = meta.get("config") or (meta.get("trainer") or {}).get("config") or {}
+    saved_values = dict(config)
+    saved_values["method"] = {"born_sweep": "born"}.get(config.get("method"), config.get("method"))
+    saved_values["seed"] = meta.get("seed")  # recorded by tnddm train since the seed only starts a run
+    for key, flag in RESUME_FIXED.items():
+        value, saved = given.get(key), saved_values.get(key)
+        if value is None or saved is None:
+            continue
+        same = saved == value or (isinstance(saved, (int, float)) and isinstance(value, (int, float))
+                                  and abs(saved - value) <= 1e-12 * max(abs(saved), abs(value)))
+        if not same:
+            raise ValueError(f"{flag} {value!r} conflicts with --resume: the checkpoint continues with {key} = {saved!r} "
+                             f"(omit {flag}, or start a new run without --resume)")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, check_input_file, check_npz_memory
 
 FORMAT = "tnddm-checkpoint-1"
 _RESERVED = ("__metadata__", "__sha256__")
@@ -65,9 +65,10 @@ def save_checkpoint(path, arrays: dict, metadata: dict | None = None) -> None:
 
 def load_checkpoint(path) -> tuple[dict, dict]:
     """Read (arrays, metadata) written by save_checkpoint, verifying the SHA-256 digest."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {str(path)!r} does not exist")
+    path = check_input_file(path, "checkpoint")
+    members = check_npz_memory(path, "checkpoint")  # sizes from the headers: refuse a zip bomb before decompressing
+    if "__metadata__" not in members or "__sha256__" not in members:
+        raise ValueError(f"checkpoint {str(path)!r} is not a tnddm checkpoint (no metadata or checksum)")
     try:
         with np.load(path, allow_pickle=False) as fh:
             names = list(fh.files)
@@ -86,7 +87,12 @@ def load_checkpoint(path) -> tuple[dict, dict]:
     stored = str(data.pop("__sha256__"))
     if _digest(meta_text, data) != stored:
         raise ValueError(f"checkpoint {str(path)!r} failed its SHA-256 integrity check (the file is corrupted)")
-    meta = json.loads(meta_text)
+    try:
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError:
+        raise ValueError(f"checkpoint {str(path)!r} has metadata that is not JSON") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint {str(path)!r} has metadata that is not a JSON object (got {type(meta).__name__})")
     if meta.get("format") != FORMAT:
         raise ValueError(f"checkpoint {str(path)!r} has format {meta.get('format')!r}; expected {FORMAT!r}")
     return data, meta
@@ -115,6 +121,8 @@ def load_model(path):
     n = meta.get("n_sites")
     if n is None:
         n = sum(1 for k in arrays if k.startswith("core_"))
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"checkpoint {str(path)!r} has metadata n_sites = {n!r}; expected a positive integer")
     try:
         cores = [arrays[f"core_{i:04d}"] for i in range(int(n))]
     except KeyError as exc:

@@ -20,7 +20,7 @@ def from_spec(spec: dict) -> LatticeModel:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError("model spec must be a table with a 'kind' field")
     kind = spec["kind"]
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise ValueError(f"model.kind must be one of {sorted(MODELS)}; got {kind!r}")
     cls = MODELS[kind]
     params = {k: v for k, v in spec.items() if k != "kind"}
@@ -32,7 +32,16 @@ def from_spec(spec: dict) -> LatticeModel:
     missing = [p for p, v in sig.parameters.items() if p != "self" and v.default is inspect.Parameter.empty and p not in params]
     if missing:
         raise ValueError(f"model.{missing[0]} is required for {kind}")
-    return cls(**params)
+    try:
+        model = cls(**params)
+    except ValueError as exc:
+        msg = str(exc)
+        if isinstance(exc, MemoryError) or msg.startswith("model."):
+            raise
+        named = next((p for p in names if msg.startswith(p + " ")), None)
+        raise ValueError(f"model.{msg}" if named else f"model ({kind}): {msg}") from None
+    model.check_memory()  # refuse an exact MPS that cannot fit before anything else runs
+    return model
 
 
 __all__ = ["Automaton", "finite_range", "LatticeModel", "Fredkin", "is_dyck", "Ising", "IsingChain", "IsingCylinder",

@@ -100,6 +100,10 @@ def finite_range(n_sites: int, d: int, r: int, log_factor) -> tuple[Automaton, l
     """
     if int(n_sites) < 1 or int(d) < 2 or int(r) < 0:
         raise ValueError(f"need n_sites >= 1, d >= 2 and r >= 0; got {n_sites}, {d}, {r}")
+    from .._memory import check_allocation
+
+    entries = sum(int(d) ** (min(i, int(r)) + 1) for i in range(int(n_sites)))
+    check_allocation(entries * 80, f"a finite-range automaton of {n_sites} sites, {d} states and range {r}")
     nxts, logws, windows = [], [], []
     cache = {}
     for i in range(n_sites):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_configs
+from .._checks import as_configs, check_int, check_real
+from .._memory import check_allocation, format_bytes
 
 
 class LatticeModel:
@@ -18,11 +19,28 @@ class LatticeModel:
     kind: str
     _automaton = None
 
+    #: bytes per (left state, symbol) entry of the exact automaton: log-weights, transition probabilities,
+    #: next states (automaton, SparseMPS and the sampling kernels' flat copies) and the observable tables
+    BYTES_PER_ENTRY = 80
+
     @property
     def automaton(self):
         if self._automaton is None:
+            self.check_memory()
             self._automaton = self._build()
         return self._automaton
+
+    def _automaton_entries(self) -> int:
+        """Number of (left state, symbol) entries summed over the sites of the exact automaton."""
+        raise NotImplementedError
+
+    def memory_estimate(self) -> int:
+        """Bytes the exact automaton MPS needs (an upper estimate, from the bond dimensions alone)."""
+        return int(self._automaton_entries()) * self.BYTES_PER_ENTRY
+
+    def check_memory(self, max_memory=None) -> int:
+        """Raise tnddm.MemoryLimitError (a MemoryError and a ValueError) when the exact MPS cannot fit."""
+        return check_allocation(self.memory_estimate(), f"the exact {self.kind} MPS of {self!r}", max_memory)
 
     def mps(self):
         """The exact model as a normalised SparseMPS (Markov gauge: cores are transition probabilities)."""
@@ -71,7 +89,7 @@ class LatticeModel:
 
 
 def check_range(value, name: str, low: float, high: float, open_low=False, open_high=False) -> float:
-    value = float(value)
+    value = check_real(value, name) if not (isinstance(value, float) and np.isinf(value)) else value
     bad = (value <= low if open_low else value < low) or (value >= high if open_high else value > high)
     if not np.isfinite(value) or bad:
         lo, hi = "(" if open_low else "[", ")" if open_high else "]"
@@ -80,6 +98,15 @@ def check_range(value, name: str, low: float, high: float, open_low=False, open_
 
 
 def check_size(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum)
+
+
+def check_precision(log_weight_bound: float, what: str) -> None:
+    """Refuse parameters whose log-weights are so large that float64 log-probabilities lose all precision."""
+    if not log_weight_bound <= LOG_WEIGHT_LIMIT:
+        raise ValueError(f"{what}: log-weights reach {log_weight_bound:.3g}, beyond {LOG_WEIGHT_LIMIT:.0e}; float64 "
+                         f"log-probabilities would be off by more than {LOG_WEIGHT_LIMIT * 2.2e-16:.0e} (use a smaller "
+                         f"beta or coupling)")
+
+
+LOG_WEIGHT_LIMIT = 1e12

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .automaton import Automaton
-from .base import LatticeModel, check_range, check_size
+from .base import LatticeModel, check_precision, check_range, check_size
 
 
 def heights(X) -> np.ndarray:
@@ -35,6 +35,10 @@ class Fredkin(LatticeModel):
             raise ValueError(f"n_sites must be even for the Fredkin chain; got {self.n_sites}")
         self.c = check_range(c, "c", 0.0, 1.0, open_low=True, open_high=True)
         self.log_r = float(np.log(self.c) - np.log1p(-self.c))
+        check_precision(0.5 * abs(self.log_r) * (self.n_sites // 2) ** 2, f"fredkin (n_sites={self.n_sites}, c={self.c})")
+
+    def _automaton_entries(self) -> int:
+        return self.n_sites * (self.n_sites // 2 + 1) * self.d
 
     def _build(self):
         N, H = self.n_sites, self.n_sites // 2

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .automaton import finite_range
-from .base import LatticeModel, check_range, check_size
+from .._checks import check_real
+from .base import LatticeModel, check_precision, check_range, check_size
 
 BETA_C = float(np.log(1 + np.sqrt(2)) / 2)  # critical inverse temperature of the square lattice (J = 1)
 
@@ -47,6 +48,9 @@ class _GridModel(LatticeModel):
         for i, j in self.bonds:
             self.back[j].append(j - i)
         self.range = int(max(j - i for i, j in self.bonds))
+
+    def _automaton_entries(self) -> int:
+        return sum(self.d ** (min(i, self.range) + 1) for i in range(self.n_sites))
 
     def _pair_energy(self, a, b):
         """Bond energy of states a and b (arrays)."""
@@ -95,9 +99,8 @@ class Ising(_GridModel):
     def __init__(self, length, width, beta, J=1.0, h=0.0, periodic=False):
         self._setup_grid(length, width, periodic)
         self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
-        self.J, self.h = float(J), float(h)
-        if not (np.isfinite(self.J) and np.isfinite(self.h)):
-            raise ValueError(f"J and h must be finite; got {J}, {h}")
+        self.J, self.h = check_real(J, "J"), check_real(h, "h")
+        check_precision(self.beta * (abs(self.J) * len(self.bonds) + abs(self.h) * self.n_sites), f"{self.kind} (beta={self.beta})")
 
     def _pair_energy(self, a, b):
         return -self.J * (2 * a - 1) * (2 * b - 1)
@@ -162,7 +165,7 @@ class IsingChain(Ising):
     kind = "ising_chain"
 
     def __init__(self, n_sites, beta, J=1.0, h=0.0):
-        super().__init__(n_sites, 1, beta, J, h, periodic=False)
+        super().__init__(check_size(n_sites, "n_sites", 2), 1, beta, J, h, periodic=False)
 
     def _params(self):
         return {"n_sites": self.n_sites, "beta": self.beta, "J": self.J, "h": self.h}
@@ -177,7 +180,8 @@ class PottsCylinder(_GridModel):
         self.d = check_size(q, "q", 2)
         self._setup_grid(length, width, periodic=True)
         self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
-        self.J = float(J)
+        self.J = check_real(J, "J")
+        check_precision(self.beta * abs(self.J) * len(self.bonds), f"{self.kind} (beta={self.beta})")
 
     def _pair_energy(self, a, b):
         return -self.J * (a == b).astype(float)

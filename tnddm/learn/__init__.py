@@ -8,7 +8,8 @@ loop:  TrainingLoop (Metropolis-Hastings with model proposals + NLL steps on the
 from .born import BornTrainer
 from .loop import TrainingLoop, default_initial, kl_from_exact_samples, model_at, plot_history
 from .nll import log_norm, log_weights, nll, nll_and_grad
+from .state import check_state, same_spec
 from .train import Trainer, fit
 
 __all__ = ["BornTrainer", "nll", "nll_and_grad", "log_weights", "log_norm", "Trainer", "fit", "TrainingLoop", "default_initial", "kl_from_exact_samples",
-           "model_at", "plot_history"]
+           "model_at", "plot_history", "check_state", "same_spec"]

@@ -216,4 +216,6 @@ class BornTrainer(EpochTrainer):
             tr._restore_progress(meta)
         except KeyError as exc:
             raise ValueError(f"trainer state is missing field {exc.args[0]!r}") from None
+        except (TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"trainer state has malformed metadata ({exc})") from None
         return tr

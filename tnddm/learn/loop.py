@@ -247,6 +247,8 @@ class TrainingLoop:
             loop.rng = generator_from_state(meta["rng_state"])
         except KeyError as exc:
             raise ValueError(f"loop state is missing field {exc.args[0]!r}") from None
+        except (TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"loop state has malformed metadata ({exc})") from None
         return loop
 
 

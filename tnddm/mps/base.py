@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_configs, as_tilts, check_nonnegative_int
+from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_int
+from .._memory import check_allocation
 from ..rng import as_generator
 
 
@@ -331,14 +332,21 @@ class MPSBase:
         untilted log P(X) (from the sampling kernel when it has it, else by log_prob).
         """
         n = check_nonnegative_int(n, "n")
+        batch_size = check_batch_size(batch_size)
         rng = as_generator(seed)
         N, d = self.n_sites, self.d
+        check_allocation(n * (N + 3) * 8, f"{n} samples of {N} sites (int64) and their log-probabilities")
         model = self
         per_sample = None
         if tilts is not None:
             w = as_tilts(tilts, N, d)
             if np.any(w < 0):
                 raise ValueError("tilts must be non-negative")
+            dead = np.argwhere(~(w.sum(axis=2) > 0))
+            if dead.size:
+                row, site = dead[0]
+                raise ValueError(f"tilts give zero weight to every state of site {site}"
+                                 f"{f' in row {row}' if w.shape[0] > 1 else ''}: the tilted law is not normalisable")
             if w.shape[0] == 1:
                 model = self.tilt(w[0])
             elif w.shape[0] == n:
@@ -363,6 +371,10 @@ class MPSBase:
             u = rng.random((b - a, N))
             w = None if per_sample is None else per_sample[a:b]
             X[a:b], logp[a:b] = model._sample_chunk(u, w, None if log_weight is None else log_weight[a:b])
+        if tilts is not None and n and not np.all(logp > -np.inf):
+            bad = np.flatnonzero(~(logp > -np.inf))
+            raise ValueError(f"tilts give the sampled law zero total weight (rows {bad[:10].tolist()}): the tilted "
+                             f"distribution is not normalisable")
         if not return_log_prob:
             return X, logp
         if tilts is None:
