@@ -255,8 +255,62 @@ class BiasedFlip(Noise):
         return {"kind": "biased_flip", "up": self.up, "down": self.down, "schedule": self.schedule.to_dict()}
 
 
+class RandomWalk(Noise):
+    """Nearest-neighbour jumps on m states: x -> x + 1 and x -> x - 1, each at rate `rate`.
+
+    ring=True: the states form a ring (x +- 1 mod m; m = 2 is Flip at twice the rate).
+    ring=False: a line 0 - 1 - ... - (m-1); the end states have one neighbour.
+    Q is symmetric in both cases, so the stationary law (the prior of the samplers) is uniform. A
+    step of length h of the exact process can move a site by 2 or more states
+    (K_h[x + 2, x] >= rate^2 h^2 / 2 + O(h^3) > 0), a single-jump sampler step cannot.
+
+    Args:
+        m: number of states (>= 2), equal to the model's d.
+        rate: jump rate per direction (> 0).
+        ring: True for a ring of m states, False for a line.
+        schedule: rate schedule beta(t), as for every Noise (default constant).
+    """
+
+    def __init__(self, m: int = 3, rate: float = 1.0, ring: bool = True, schedule: Schedule | str | dict | None = None):
+        if isinstance(m, bool) or int(m) != m or int(m) < 2:
+            raise ValueError(f"RandomWalk needs m >= 2 states (an integer); got m = {m!r}")
+        if not (isinstance(rate, (int, float, np.floating, np.integer)) and np.isfinite(rate) and rate > 0):
+            raise ValueError(f"RandomWalk needs rate > 0; got rate = {rate!r}")
+        if not isinstance(ring, (bool, np.bool_)):
+            raise ValueError(f"ring must be True (ring) or False (line); got {ring!r}")
+        m = int(m)
+        Q = np.zeros((m, m))
+        for x in range(m):
+            for y in (x - 1, x + 1):
+                if ring:
+                    Q[y % m, x] += rate
+                elif 0 <= y < m:
+                    Q[y, x] += rate
+        Q -= np.diag(Q.sum(axis=0))
+        super().__init__(Q, m, schedule)
+        self.m, self.rate, self.ring = m, float(rate), bool(ring)
+
+    def stationary(self) -> np.ndarray:
+        """Uniform (Q is symmetric)."""
+        return np.full(self.m, 1.0 / self.m)
+
+    def to_dict(self):
+        return {"kind": "random_walk", "m": self.m, "rate": self.rate, "ring": self.ring,
+                "schedule": self.schedule.to_dict()}
+
+    def __repr__(self) -> str:
+        return f"RandomWalk(m={self.m}, rate={self.rate:g}, ring={self.ring})"
+
+
+NOISE_KINDS = ("flip", "mask", "biased_flip", "random_walk", "rates")
+
+
 def make_noise(spec, d: int = 2) -> Noise:
-    """A Noise from an instance or a dict such as {"kind": "flip", "rate": 1.0, "schedule": "linear"}."""
+    """A Noise from an instance or a dict such as {"kind": "flip", "rate": 1.0, "schedule": "linear"}.
+
+    Kinds: flip, mask, biased_flip, random_walk ({"kind": "random_walk", "rate": 1.0, "ring": true};
+    m defaults to the model's d), rates ({"kind": "rates", "Q": [[...]]}). d: the model's number of states.
+    """
     if isinstance(spec, Noise):
         return spec
     if isinstance(spec, str):
@@ -271,6 +325,8 @@ def make_noise(spec, d: int = 2) -> Noise:
         return Mask(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec)
     if kind == "biased_flip":
         return BiasedFlip(**spec)
+    if kind == "random_walk":
+        return RandomWalk(spec.pop("m", d), spec.pop("rate", 1.0), spec.pop("ring", True), spec.pop("schedule", None), **spec)
     if kind == "rates":
         return Noise(spec.pop("Q"), spec.pop("d", None), spec.pop("schedule", None), **spec)
-    raise ValueError(f"noise kind must be one of flip, mask, biased_flip, rates; got {kind!r}")
+    raise ValueError(f"noise kind must be one of {', '.join(NOISE_KINDS)}; got {kind!r}")
