@@ -71,14 +71,15 @@ def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, scheduler, 
         if tasks > n:
             raise ValueError(f"--tasks must lie in 1..{n} (at least one sample per task); got {tasks}")
 
-    model = from_spec(card["model"])
-    P = model.mps()
-    noise = make_noise(noise_spec, d=P.d) if mode == "diffusion" else None
-    d_out = noise.d_out if noise is not None else P.d
-    per_row = P.n_sites * (8 + 1) + 64 + (P.n_sites * (8 + 8 * d_out) if mode == "diffusion" else 0)
-    check_allocation(n * per_row, f"{n} samples of {P.n_sites} sites ({mode} mode)")
+    model = from_spec(card["model"])  # refuses an exact MPS that cannot fit, before building it
+    noise = make_noise(noise_spec, d=model.d) if mode == "diffusion" else None
+    d_out = noise.d_out if noise is not None else model.d
+    N = model.n_sites
+    per_row = N * (8 + 1) + 64 + (N * (8 + 8 * d_out) if mode == "diffusion" else 0)  # X, int8 copy, Y, tilts
+    check_allocation(n * per_row, f"{n} samples of {N} sites ({mode} mode)")
     if mode == "diffusion":
         check_allocation(8 * (steps + 1), f"a time grid of {steps} steps")
+    P = model.mps()
     bar = show_progress(progress)
     start = time.perf_counter()
     if dask:

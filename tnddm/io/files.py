@@ -48,7 +48,17 @@ def check_output_path(path, suffixes=None, inputs=(), what: str = "--out") -> Pa
         suffixes = tuple(s.lower() for s in suffixes)
         if path.suffix.lower() not in suffixes:
             raise ValueError(f"{what} must end in {' or '.join(suffixes)}; got {str(path)!r}")
-    if path.is_dir():
+    try:
+        name_max = os.pathconf(_existing_parent(path.parent), "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(path.name)) > name_max:
+        raise ValueError(f"{what} file name is {len(os.fsencode(path.name))} bytes long; the folder allows at most {name_max}")
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r} is not a usable path ({exc.strerror or exc})") from None
+    if is_dir:
         raise ValueError(f"{what} {str(path)!r} is a folder; expected a file name")
     for item in inputs:
         if item is None:
@@ -61,12 +71,6 @@ def check_output_path(path, suffixes=None, inputs=(), what: str = "--out") -> Pa
             pass
         if same or os.path.abspath(path) == os.path.abspath(item):
             raise ValueError(f"{what} {str(path)!r} is an input of this run ({str(item)!r}); refusing to overwrite it")
-    try:
-        name_max = os.pathconf(_existing_parent(path.parent), "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = 255
-    if len(os.fsencode(path.name)) > name_max:
-        raise ValueError(f"{what} file name is {len(os.fsencode(path.name))} bytes long; the folder allows at most {name_max}")
     parent = _existing_parent(path.parent)
     if not parent.is_dir():
         raise ValueError(f"{what} {str(path)!r}: {str(parent)!r} is not a folder")
@@ -85,7 +89,7 @@ def check_output_path(path, suffixes=None, inputs=(), what: str = "--out") -> Pa
 
 def _existing_parent(folder: Path) -> Path:
     folder = Path(os.path.abspath(folder))
-    while not folder.exists() and folder != folder.parent:
+    while not os.path.lexists(folder) and folder != folder.parent:
         folder = folder.parent
     return folder
 

@@ -17,18 +17,25 @@ BETA_C = float(np.log(1 + np.sqrt(2)) / 2)  # critical inverse temperature of th
 
 
 def lattice_bonds(length: int, width: int, periodic: bool) -> np.ndarray:
-    """Nearest-neighbour bonds (i, j), i < j, of an L x W lattice in column-major order."""
-    bonds = []
-    for c in range(length):
-        for r in range(width):
-            n = c * width + r
-            if r + 1 < width:
-                bonds.append((n, n + 1))
-            elif periodic:
-                bonds.append((c * width, n))
-            if c + 1 < length:
-                bonds.append((n, n + width))
-    return np.array(bonds, dtype=np.int64).reshape(-1, 2)
+    """Nearest-neighbour bonds (i, j), i < j, of an L x W lattice in column-major order.
+
+    Order: site by site (n = c*W + r), first the bond within the column (to r + 1, or the closing
+    bond (c*W, n) of a cylinder at r = W - 1), then the bond to the next column (n + W).
+    """
+    n = np.arange(length * width, dtype=np.int64)
+    c, r = n // width, n % width
+    within = np.where(r + 1 < width, n + 1, -1)
+    if periodic:
+        within = np.where(r + 1 < width, within, c * width)
+        first = np.where(r + 1 < width, n, c * width)  # the closing bond is (c*W, n)
+        second = np.where(r + 1 < width, n + 1, n)
+    else:
+        first, second = n, within
+    has_within = (r + 1 < width) | bool(periodic)
+    has_next = c + 1 < length
+    pairs = np.stack([np.stack([first, second], axis=1), np.stack([n, n + width], axis=1)], axis=1)  # (N, 2, 2)
+    keep = np.stack([has_within, has_next], axis=1)
+    return pairs[keep].reshape(-1, 2)
 
 
 class _GridModel(LatticeModel):
@@ -45,12 +52,15 @@ class _GridModel(LatticeModel):
             raise ValueError(f"the lattice needs at least 2 sites; got {self.length} x {self.width}")
         self.bonds = lattice_bonds(self.length, self.width, self.periodic)
         self.back = [[] for _ in range(self.n_sites)]  # distances k of bonds (i - k, i)
-        for i, j in self.bonds:
+        for i, j in self.bonds.tolist():
             self.back[j].append(j - i)
-        self.range = int(max(j - i for i, j in self.bonds))
+        self.range = int((self.bonds[:, 1] - self.bonds[:, 0]).max())
 
     def _automaton_entries(self) -> int:
-        return sum(self.d ** (min(i, self.range) + 1) for i in range(self.n_sites))
+        """sum_i d^(min(i, r) + 1): the state before site i holds the last min(i, r) symbols."""
+        d, r, N = int(self.d), int(self.range), int(self.n_sites)
+        head = sum(d ** (i + 1) for i in range(min(r, N)))
+        return head + max(0, N - r) * d ** (r + 1)
 
     def _pair_energy(self, a, b):
         """Bond energy of states a and b (arrays)."""
