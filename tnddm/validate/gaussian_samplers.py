@@ -33,6 +33,49 @@ def vp_grid(steps: int, T: float = 1.0, delta: float = 1e-3) -> np.ndarray:
     return np.linspace(T, delta, int(steps) + 1)
 
 
+def li_grid(steps: int, c0: float = 2.0, c1: float = 4.0, schedule: object = None) -> np.ndarray:
+    """steps + 1 decreasing times of the learning-rate schedule of Li, Wei, Chen, Chi (arXiv:2306.09251) and
+    Li et al. (arXiv:2403.03852), as transcribed from those papers (their constants c0, c1 are only required
+    to be large enough; the defaults here are a choice). With L = K + 1 noise levels for K steps:
+
+        1 - alpha_1 = L^(-c0),  1 - alpha_{k+1} = (c1 log L / L) min(L^(-c0) (1 + c1 log L / L)^k, 1),
+
+    bar-alpha_k = prod_{j <= k} alpha_j, and time t_k solves sigma(t_k) = -log bar-alpha_k for the VP
+    schedule (default DDPM's linear beta from 0.1 to 20 on [0, 1]), k = 1..L. Returned from the noisiest
+    time t_L down to t_1 > 0, which plays the role of delta.
+
+    Args:
+        steps: number of steps K >= 2.
+        c0: exponent of the first step 1 - alpha_1 = (K + 1)^(-c0), > 0.
+        c1: growth constant, > 0 with c1 log(K + 1) / (K + 1) < 1.
+        schedule: the VP schedule that maps bar-alpha to time (tnddm.noise Schedule; Linear(0.1, 20, 1) by default).
+    """
+    from ..noise import Linear
+
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2; got {steps!r}")
+    if not c0 > 0 or not c1 > 0:
+        raise ValueError(f"c0 and c1 must be > 0; got c0 = {c0}, c1 = {c1}")
+    K = int(steps) + 1  # the papers' number of noise levels, L = steps + 1
+    r = c1 * np.log(K) / K
+    one_minus = np.empty(K)
+    one_minus[0] = K ** (-c0)
+    one_minus[1:] = r * np.minimum(K ** (-c0) * (1 + r) ** np.arange(1, K), 1.0)
+    if np.any(one_minus >= 1):
+        raise ValueError(f"c1 log K / K must be < 1 for a valid schedule; got {r:.3g} (lower c1 or raise steps)")
+    sig = np.cumsum(-np.log1p(-one_minus))  # -log bar-alpha_k, increasing in k
+    sched = schedule if schedule is not None else Linear(0.1, 20.0, 1.0)
+    from scipy.optimize import brentq
+
+    def invert(target):
+        hi = 1.0
+        while sched.sigma(hi) < target:
+            hi *= 2
+        return brentq(lambda t: float(sched.sigma(t)) - target, 0.0, hi, xtol=1e-15, rtol=1e-14)
+
+    return np.array([invert(v) for v in sig[::-1]])
+
+
 def accel_sde_step(x, score_fn, alpha: float, rng) -> np.ndarray:
     """One step of the accelerated stochastic sampler (Li et al., arXiv:2403.03852; the maps Phi_t, Psi_t as
     stated by the authors in their code repository, the paper's equation number not checked here):
@@ -79,10 +122,12 @@ def accel_ode_step(x, eps, eps_prev, coef, coef_next, coef_prev) -> np.ndarray:
 
 
 def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noise_scale: float = 1.0,
-                 exact_start: bool = True) -> np.ndarray:
+                 exact_start: bool = True, start=None) -> np.ndarray:
     """Run a Gaussian sampler on the decreasing grid; return the continuous end points x_delta (n, N).
 
     exact_start: x_T ~ p_T exactly (else standard normal, the VP prior).
+    start: given starting points x_T (n, N) instead (n is then ignored); with the same start and seed two
+    grids are coupled (common x_T and, for Euler-Maruyama-type samplers, see coupled_end_points).
     """
     if name not in GAUSSIAN_SAMPLERS:
         raise ValueError(f"sampler must be one of {GAUSSIAN_SAMPLERS}; got {name!r}")
@@ -90,7 +135,12 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
     if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
         raise ValueError(f"times must be a strictly decreasing grid of at least 2 times > 0; got {times}")
     rng = as_generator(seed)
-    x = gd.sample_marginal(n, times[0], seed=rng) if exact_start else rng.standard_normal((n, gd.n_sites))
+    if start is not None:
+        x = np.array(start, dtype=float, ndmin=2)
+        if x.ndim != 2 or x.shape[1] != gd.n_sites or not np.all(np.isfinite(x)):
+            raise ValueError(f"start must be a finite array of shape (n, {gd.n_sites}); got {np.shape(start)}")
+    else:
+        x = gd.sample_marginal(n, times[0], seed=rng) if exact_start else rng.standard_normal((n, gd.n_sites))
     prev = None  # accel-ode: (coefficients, eps) at the previous grid time
     for t, s in zip(times[:-1], times[1:]):
         a, b = gd.coefficients(t)
@@ -196,6 +246,73 @@ def sample_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, 
     exact_start: x_T ~ p_T exactly (else standard normal, the VP prior).
     """
     return (run_gaussian(name, gd, n, times, seed, noise_scale, exact_start) > 0).astype(np.int64)
+
+
+def _one_spin_cdf(gd: GaussianDiffusion, t, x):
+    """CDF of p_t for a one-site model: sum_s pi(s) Phi((x - a_t s) / b_t)."""
+    from scipy.stats import norm
+
+    pi = gd.model.to_dense()
+    a, b = gd.coefficients(t)
+    return pi[0] * norm.cdf((x + a) / b) + pi[1] * norm.cdf((x - a) / b)
+
+
+def _one_spin_quantile(gd, t, u, iters: int = 200):
+    """Inverse of _one_spin_cdf by vectorised bisection."""
+    lo, hi = np.full(np.shape(u), -12.0), np.full(np.shape(u), 12.0)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        below = _one_spin_cdf(gd, t, mid) < u
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def deterministic_law_error(name: str, gd: GaussianDiffusion, times: np.ndarray, n_quantiles: int = 4000) -> dict:
+    """Exact errors in law of a deterministic sampler (ode, accel-ode) on a ONE-site spin model.
+
+    The sampler is a monotone map Phi of x_T ~ p_T; in one dimension the output law is Phi#p_T and
+      rounded: |P(Phi(x_T) > 0) - P_delta(x > 0)|, with P(Phi(x_T) > 0) = 1 - F_T(x*), Phi(x*) = 0 (bisection);
+      w1:      W1(Phi#p_T, p_delta) = int_0^1 |Phi(F_T^-1(u)) - F_delta^-1(u)| du (midpoint rule in u),
+    both deterministic (no sampling noise), with F_t the exact CDF of the two-Gaussian mixture p_t.
+    A map that is not monotone (coarse accel-ode grids) is handled for "rounded" by locating every sign
+    change of Phi; "w1" then uses the quantile coupling, an upper bound.
+
+    Args:
+        name: "ode" or "accel-ode".
+        gd: GaussianDiffusion of a one-site model.
+        times: decreasing grid from T to delta > 0.
+        n_quantiles: quantile points of the midpoint rule.
+
+    Returns:
+        dict with "rounded", "w1" and "monotone" (whether the sampled map is increasing).
+    """
+    if name not in ("ode", "accel-ode"):
+        raise ValueError(f"sampler must be a deterministic sampler ('ode', 'accel-ode'); got {name!r}")
+    if gd.n_sites != 1:
+        raise ValueError(f"the exact law error needs a one-site model; got n_sites = {gd.n_sites}")
+    times = np.asarray(times, dtype=float)
+    T, delta = times[0], times[-1]
+    u = (np.arange(n_quantiles) + 0.5) / n_quantiles
+    xT = _one_spin_quantile(gd, T, u)
+    out = run_gaussian(name, gd, 0, times, start=xT[:, None])[:, 0]
+    w1 = float(np.mean(np.abs(out - _one_spin_quantile(gd, delta, u))))
+    monotone = bool(np.all(np.diff(out) > 0))
+    pos = out > 0  # {Phi > 0} is a union of intervals whose ends are the roots between quantile points
+    p_plus = 0.0
+    edges = [(-np.inf, pos[0])]
+    for j in np.flatnonzero(pos[1:] != pos[:-1]):
+        lo, hi = xT[j], xT[j + 1]
+        for _ in range(5):  # 64 points per pass: the bracket shrinks 65^5 ~ 1e9 times
+            pts = np.linspace(lo, hi, 66)[1:-1]
+            vals = run_gaussian(name, gd, 0, times, start=pts[:, None])[:, 0] > 0
+            k = int(np.argmax(vals != pos[j])) if np.any(vals != pos[j]) else pts.size
+            lo, hi = (pts[k - 1] if k > 0 else lo), (pts[k] if k < pts.size else hi)
+        edges.append((0.5 * (lo + hi), pos[j + 1]))
+    ends = [e for e, _ in edges[1:]] + [np.inf]
+    for (start, positive), end in zip(edges, ends):
+        if positive:
+            p_plus += float(_one_spin_cdf(gd, T, end) - _one_spin_cdf(gd, T, start))
+    return {"rounded": abs(p_plus - (1.0 - float(_one_spin_cdf(gd, delta, 0.0)))), "w1": w1, "monotone": monotone}
 
 
 def rounded_tv(samples, pi_dense) -> float:
