@@ -38,7 +38,7 @@ def systems(quick: bool):
 
 def disconnected_acceptance(model, pi, steps, walkers, seed) -> float:
     chain = MetropolisHastings(pi, model, moves="disconnected", observables=lambda Z: {})
-    return chain.run(steps, walkers, seed=seed).acceptance()
+    return chain.run(steps, walkers, seed=seed, burn_in=0).acceptance()
 
 
 def main(argv=None):

@@ -94,7 +94,7 @@ def train_one(name, model, chi, budget, max_rounds, quick, seed, method="sweep",
 
 def disconnected_acceptance(model, P, seed, initial=None) -> float:
     chain = MetropolisHastings(model, P, moves="disconnected", observables=lambda Z: {}).run(
-        50, 256, initial=initial, seed=seed + 200)
+        50, 256, initial=initial, seed=seed + 200, burn_in=0)
     return chain.acceptance()
 
 

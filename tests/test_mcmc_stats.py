@@ -80,7 +80,8 @@ def test_acceptance_and_summary():
     acc = np.array([[True, False], [True, True]])
     assert stats.acceptance_rate(acc) == 0.75
     s = stats.summarize(ar1(0.5, 1000, 4, seed=6))
-    assert set(s) == {"mean", "stderr", "tau", "ess", "rhat", "stderr_binning"}
+    assert set(s) == {"mean", "stderr", "tau", "tau_stderr", "ess", "rhat", "stderr_binning", "records", "records_per_tau",
+                      "converged"}
 
 
 def test_bad_input_raises():

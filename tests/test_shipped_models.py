@@ -36,16 +36,16 @@ def test_sweep_trained_checkpoints_have_the_documented_quality_as_proposals():
     fredkin, _ = load_model(MODELS / "fredkin_64_chi32_data.npz")
     kl, se = kl_from_exact_samples(FREDKIN, fredkin, 2000, seed=0)
     assert kl < 0.05, (kl, se)
-    chain = MetropolisHastings(FREDKIN, fredkin, moves="disconnected").run(30, 32, seed=1)
+    chain = MetropolisHastings(FREDKIN, fredkin, moves="disconnected").run(30, 32, seed=1, burn_in=0)
     assert chain.acceptance() > 0.9
     ising, _ = load_model(MODELS / "ising_8x16_chi32_data.npz")
     kl, se = kl_from_exact_samples(ISING, ising, 2000, seed=0)
     assert kl < 2.0, (kl, se)
-    chain = MetropolisHastings(ISING, ising, moves="disconnected").run(30, 32, seed=2)
+    chain = MetropolisHastings(ISING, ising, moves="disconnected").run(30, 32, seed=2, burn_in=0)
     assert chain.acceptance() > 0.2
     poor = truncate(ISING.mps(), 8)  # negative control (KL about 12): the thresholds separate good from poor
     assert kl_from_exact_samples(ISING, poor, 500, seed=0)[0] > 2.0
-    assert MetropolisHastings(ISING, poor, moves="disconnected").run(30, 32, seed=3).acceptance() < 0.2
+    assert MetropolisHastings(ISING, poor, moves="disconnected").run(30, 32, seed=3, burn_in=0).acceptance() < 0.2
 
 
 def test_born_checkpoint_has_the_documented_quality_as_a_proposal():
@@ -58,5 +58,5 @@ def test_born_checkpoint_has_the_documented_quality_as_a_proposal():
     assert isinstance(born, BornMPS) and max(born.born_bond_dims) == 32 and meta["loop"]["born"]
     kl, se = kl_from_exact_samples(ISING, born, 2000, seed=0)
     assert kl < 0.8, (kl, se)
-    assert MetropolisHastings(ISING, born, moves="disconnected").run(30, 32, seed=2).acceptance() > 0.3
+    assert MetropolisHastings(ISING, born, moves="disconnected").run(30, 32, seed=2, burn_in=0).acceptance() > 0.3
 

@@ -174,7 +174,7 @@ class TrainingLoop:
         model = self.trainer.model
         mh = MetropolisHastings(pi, model, moves=cfg["moves"], T=cfg["T"], connected_prob=cfg["connected_prob"],
                                 observables=lambda Z: {})
-        chain = mh.run(cfg["mh_steps"], cfg["walkers"], initial=self.walkers, seed=self.rng)
+        chain = mh.run(cfg["mh_steps"], cfg["walkers"], initial=self.walkers, seed=self.rng, burn_in=0)  # one fixed stage
         X = np.asarray(chain.state, dtype=np.int64)
         if cfg["local_sweeps"]:
             X = local_moves(pi, X, cfg["local_sweeps"], self.rng)

@@ -16,6 +16,8 @@ class Chain:
     accepted:    (steps, walkers) bool, whether each walker's move of each step was accepted.
     move_kinds:  (steps,) move name of each step; move_T: (steps,) diffusion time (nan if none).
     state:       final configurations (walkers, N). seconds: wall time of the run.
+    burn_in:     steps run before the recorded ones and discarded (adaptation included).
+    info:        run settings: moves, proposal bond, 'T' (frozen adaptive T), 'stop' (why the run ended).
     """
 
     observables: dict
@@ -25,6 +27,7 @@ class Chain:
     state: np.ndarray
     seconds: float = 0.0
     info: dict = field(default_factory=dict)
+    burn_in: int = 0
 
     @property
     def n_steps(self) -> int:
@@ -47,11 +50,32 @@ class Chain:
     def acceptance_by_kind(self) -> dict:
         return {str(k): self.acceptance(str(k)) for k in np.unique(self.move_kinds)}
 
-    def summary(self, discard: int = 0) -> dict:
-        """Per observable: mean, stderr (tau and binning), tau (in recorded steps), ESS, split R-hat."""
+    def summary(self, discard: int = 0, exact: dict | None = None) -> dict:
+        """Per observable: stats.summarize of the recorded steps after `discard` more.
+
+        mean, stderr, stderr_binning, tau (in recorded steps), tau_stderr, ess, rhat (split),
+        records, records_per_tau and converged (R-hat < 1.01 and records >= 50 tau). With exact
+        = {name: value} or {name: (value, stderr)} (see tnddm.mcmc.reference), also 'exact',
+        'exact_stderr' (0 for an exact formula) and z = (mean - exact) / sqrt(stderr^2 + exact_stderr^2).
+        """
         if not 0 <= int(discard) < max(1, len(next(iter(self.observables.values()), []))):
             raise ValueError(f"discard must lie in 0..(records - 1); got {discard}")
-        return {name: stats.summarize(x[int(discard):]) for name, x in self.observables.items()}
+        out = {name: stats.summarize(x[int(discard):]) for name, x in self.observables.items()}
+        for name, ref in (exact or {}).items():
+            if name in out:
+                out[name].update(compare(out[name]["mean"], out[name]["stderr"], ref))
+        return out
+
+    @property
+    def converged(self) -> bool:
+        """Every recorded observable converged (Chain.summary); False without observables."""
+        s = self.summary() if self.observables and self.n_steps >= 4 else {}
+        return bool(s) and all(v["converged"] for v in s.values())
+
+    def __repr__(self) -> str:
+        return (f"Chain(walkers={self.n_walkers}, recorded={self.n_steps}, burn_in={self.burn_in}, "
+                f"acceptance={self.acceptance():.3f}, observables={sorted(self.observables)}, "
+                f"converged={self.converged}, seconds={self.seconds:.3g})")
 
     def to_arrays(self) -> dict:
         """Flat dict of arrays for np.savez: obs_<name>, accepted, move_kinds, move_T, state."""
@@ -59,6 +83,52 @@ class Chain:
         out.update(accepted=self.accepted, move_kinds=self.move_kinds.astype(str), move_T=self.move_T,
                    state=self.state)
         return out
+
+
+def compare(mean: float, stderr: float, ref) -> dict:
+    """exact, exact_stderr and z = (mean - exact) / sqrt(stderr^2 + exact_stderr^2) for ref = value or (value, stderr)."""
+    value, err = (ref if isinstance(ref, (tuple, list)) else (ref, 0.0))
+    scale = float(np.hypot(stderr, err))
+    z = (mean - value) / scale if scale > 0 else (0.0 if mean == value else float("inf"))
+    return {"exact": float(value), "exact_stderr": float(err), "z": float(z)}
+
+
+class _Tape:
+    """Growing per-step record of a run (all steps, burn-in included) that yields the Chain."""
+
+    def __init__(self, n_walkers: int):
+        self.n_walkers = n_walkers
+        self.accepted, self.kinds, self.Ts, self.obs = [], [], [], {}
+
+    def append(self, accepted, kind, T, values: dict) -> None:
+        self.accepted.append(accepted)
+        self.kinds.append(kind)
+        self.Ts.append(T)
+        for name, v in values.items():
+            self.obs.setdefault(name, []).append(v)
+
+    def first_converged_discard(self, start: int, min_records: int, burn_taus: float = 0.0,
+                                fractions=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5)):
+        """The smallest burn-in d = start + f (steps - start) after which every observable is converged
+        (stats.summarize) with at least min_records records, and d - start >= burn_taus * tau of every
+        observable (the start is forgotten); None if there is none."""
+        steps = len(self.accepted)
+        arrays = {k: np.asarray(v) for k, v in self.obs.items()}
+        for f in fractions:
+            d = start + int(f * (steps - start))
+            if steps - d < max(min_records, 4):
+                break
+            summaries = [stats.summarize(a[d:]) for a in arrays.values()]
+            if all(s["converged"] and d - start >= burn_taus * s["tau"] for s in summaries):
+                return d
+        return None
+
+    def chain(self, discard: int, state, seconds: float) -> Chain:
+        d = int(discard)
+        return Chain(observables={k: np.asarray(v[d:]) for k, v in self.obs.items()},
+                     accepted=np.asarray(self.accepted[d:], dtype=bool).reshape(-1, self.n_walkers),
+                     move_kinds=np.asarray(self.kinds[d:], dtype=str), move_T=np.asarray(self.Ts[d:], dtype=float),
+                     state=state, seconds=seconds, burn_in=d)
 
 
 def record_observables(observables, X) -> dict:
@@ -93,4 +163,4 @@ def concat_walkers(chains) -> Chain:
     return Chain(observables={k: np.concatenate([c.observables[k] for c in chains], axis=1) for k in first.observables},
                  accepted=np.concatenate([c.accepted for c in chains], axis=1), move_kinds=first.move_kinds,
                  move_T=first.move_T, state=np.concatenate([c.state for c in chains], axis=0),
-                 seconds=max(c.seconds for c in chains), info=dict(first.info, groups=len(chains)))
+                 seconds=max(c.seconds for c in chains), info=dict(first.info, groups=len(chains)), burn_in=first.burn_in)

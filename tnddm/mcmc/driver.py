@@ -25,10 +25,21 @@ from ..diffusion import Diffusion
 from ..mps import MPSBase
 from ..noise import Flip, Noise
 from ..rng import as_generator
-from .chain import Chain, record_observables
+from .chain import Chain, _Tape, record_observables
 from .proposals import as_proposal
 
 MOVE_KINDS = ("connected", "disconnected")
+INITIAL_STATES = ("exact", "proposal")
+T_BOUNDS = (1e-4, 20.0)  # range of adapted diffusion times
+T_AUTO_START = 0.3       # first T of an adaptive move
+BURN_TAUS = 5.0          # an auto burn-in from a non-stationary start lasts at least this many tau
+
+
+def check_positive(value, name: str) -> int:
+    value = check_nonnegative_int(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return value
 
 
 def log_acceptance(log_pi_new, log_p_new, log_pi_old, log_p_old) -> np.ndarray:
@@ -44,21 +55,30 @@ def log_acceptance(log_pi_new, log_p_new, log_pi_old, log_p_old) -> np.ndarray:
 class Move:
     """One move type: kind 'connected' or 'disconnected', its probability, and its diffusion time T.
 
-    T: a number, a list of numbers (one drawn uniformly per step), a callable rng -> T, or an
-    object with .rvs(random_state=rng) (a frozen scipy.stats distribution). Ignored for
-    disconnected moves.
+    T: a number, a list of numbers (one drawn uniformly per step), a callable rng -> T, an
+    object with .rvs(random_state=rng) (a frozen scipy.stats distribution), or 'auto' (adapted
+    towards a target acceptance during burn-in, then frozen; MetropolisHastings.run). Ignored
+    for disconnected moves.
     """
 
     kind: str
     prob: float = 1.0
     T: object = 1.0
 
+    @property
+    def adaptive(self) -> bool:
+        return self.kind == "connected" and isinstance(self.T, str) and self.T == "auto"
+
+    T_start = T_AUTO_START
+
     def __post_init__(self):
+        if isinstance(self.T, str) and self.T != "auto":
+            raise ValueError(f"T must be a number, a list, a distribution, a callable or 'auto'; got {self.T!r}")
         if self.kind not in MOVE_KINDS:
             raise ValueError(f"move kind must be one of {MOVE_KINDS}; got {self.kind!r}")
         if not np.isfinite(self.prob) or self.prob < 0:
             raise ValueError(f"move probability must be >= 0; got {self.prob}")
-        if self.kind == "connected" and isinstance(self.T, (int, float, list, tuple, np.ndarray)):
+        if self.kind == "connected" and isinstance(self.T, (int, float, list, tuple, np.ndarray)) and not isinstance(self.T, bool):
             vals = np.atleast_1d(np.asarray(self.T, dtype=float))
             if vals.size == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0):
                 raise ValueError(f"T must be finite and >= 0 (a number or a non-empty list); got {self.T!r}")
@@ -66,6 +86,8 @@ class Move:
     def draw_T(self, rng) -> float:
         if self.kind == "disconnected":
             return float("nan")
+        if self.adaptive:
+            raise ValueError("an adaptive move (T='auto') takes its T from MetropolisHastings.run")
         T = self.T
         if callable(getattr(T, "rvs", None)):
             T = T.rvs(random_state=rng)
@@ -117,7 +139,9 @@ class MetropolisHastings:
 
     def __init__(self, target, proposal, moves="connected", T=1.0, noise: Noise | None = None,
                  observables=None, chi: int | None = None, connected_prob: float = 0.5):
+        self.target = None
         if callable(getattr(target, "log_weight", None)):
+            self.target = target
             self.log_target = target.log_weight
             if observables is None and callable(getattr(target, "statistics", None)):
                 observables = target.statistics
@@ -159,16 +183,34 @@ class MetropolisHastings:
         return X, np.where(acc, lpi_n, log_pi), np.where(acc, lpn, log_p), acc
 
     # ---- the run -----------------------------------------------------------------------------
+    def exact_model(self):
+        """The target's exact MPS if the target is a lattice model whose exact MPS exists, else None."""
+        t = self.target
+        if t is None or not callable(getattr(t, "mps", None)) or not getattr(t, "exact_available", True):
+            return None
+        return t.mps()
+
     def initial_state(self, n_walkers: int, initial=None, rng=None):
-        if initial is None:  # proposal samples, redrawn (up to 200 rounds) where pi(x) = 0
-            X, log_p = self.proposal.sample(n_walkers, seed=rng)
+        """Starting walkers (X, log pi, log P) from initial (see run); states with pi = 0 are refused."""
+        if initial is None:
+            initial = "exact" if self.exact_model() is not None else "proposal"
+        if isinstance(initial, str):
+            if initial not in INITIAL_STATES:
+                raise ValueError(f"initial must be one of {INITIAL_STATES} or an array of configurations; got {initial!r}")
+            source = self.exact_model() if initial == "exact" else self.proposal
+            if source is None:
+                raise ValueError("initial='exact' needs a target lattice model whose exact MPS exists; "
+                                 "use initial='proposal' or pass configurations")
+            X, _ = source.sample(n_walkers, seed=rng)
+            X = np.asarray(X, dtype=np.int64)
             log_pi = self._log_pi(X)
-            for _ in range(200):
+            for _ in range(200):  # proposal samples with pi(x) = 0 are redrawn
                 redo = np.flatnonzero(np.isneginf(log_pi))
                 if redo.size == 0:
                     break
-                X[redo], log_p[redo] = self.proposal.sample(redo.size, seed=rng)
+                X[redo] = source.sample(redo.size, seed=rng)[0]
                 log_pi[redo] = self._log_pi(X[redo])
+            log_p = self.proposal.log_prob(X)
         else:
             X = as_configs(initial, self.n_sites, self.d, name="initial")
             if X.shape[0] == 1 and n_walkers > 1:
@@ -183,67 +225,139 @@ class MetropolisHastings:
                              "proposal probability; start where both are positive")
         return X, log_pi, log_p
 
-    def draw_schedule(self, n_moves: int, seed=None) -> list[tuple[str, float]]:
-        """The state-independent move sequence: n_moves pairs (kind, T), T = nan for disconnected moves."""
-        rng = as_generator(seed)
+    def _pick(self, rng) -> int:
         probs = np.array([m.prob for m in self.moves], dtype=float)
-        probs /= probs.sum()
+        return int(rng.choice(len(self.moves), p=probs / probs.sum()))
+
+    def draw_schedule(self, n_moves: int, seed=None) -> list[tuple[str, float]]:
+        """The state-independent move sequence: n_moves pairs (kind, T), T = nan for disconnected moves.
+
+        Moves with T = 'auto' adapt T to the run and cannot be scheduled in advance.
+        """
+        if any(m.adaptive for m in self.moves):
+            raise ValueError("moves with T='auto' adapt during burn-in and cannot be scheduled in advance; give T")
+        rng = as_generator(seed)
         schedule = []
         for _ in range(check_nonnegative_int(n_moves, "n_moves")):
-            move = self.moves[rng.choice(len(self.moves), p=probs)]
+            move = self.moves[self._pick(rng)]
             schedule.append((move.kind, move.draw_T(rng)))
         return schedule
 
-    def run(self, n_steps: int, n_walkers: int = 64, initial=None, seed=None, burn_in: int = 0,
-            progress: bool = False, schedule=None) -> Chain:
-        """Run n_steps MH steps (after burn_in unrecorded ones) of n_walkers walkers; returns a Chain.
+    def run(self, n_steps: int = 200, n_walkers: int = 64, initial=None, seed=None, burn_in="auto",
+            max_steps: int | None = None, max_seconds: float | None = None, adapt_steps: int | None = None,
+            target_acceptance: float = 0.4, progress: bool = False, schedule=None) -> Chain:
+        """Run the chain of n_walkers walkers and return its recorded part as a Chain.
 
-        schedule: optional fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule),
-        so that walker groups run as separate tasks (tnddm.distributed) make the same moves.
+        Arguments:
+            n_steps: recorded steps (with burn_in='auto': the minimum; the run goes on until converged).
+            n_walkers: walkers advanced together.
+            initial: 'exact' (exact samples of the target's exact MPS; the default where it exists),
+                'proposal' (proposal samples; the default otherwise) or configurations (1 or n_walkers rows).
+            burn_in: 'auto' (default): step until every observable has split R-hat < 1.01 and at
+                least 50 tau_int recorded steps (stats.is_converged) on the part after the burn-in,
+                trying burn-in lengths of 0 to 50 % of the steps after adaptation (at least
+                BURN_TAUS tau unless the walkers start from exact samples), or until
+                max_steps / max_seconds run out (then flagged not converged). An integer: a fixed
+                run of burn_in unrecorded + n_steps recorded steps, judged by the same diagnostics.
+            max_steps, max_seconds: budget of the 'auto' run (default 100 * n_steps + adapt_steps steps,
+                no time limit).
+            adapt_steps: steps at the start in which moves with T = 'auto' adapt log T towards
+                target_acceptance (Robbins-Monro, gain (k + 1)^-0.6); T is then frozen, and these
+                steps are always discarded. Default: 100 with 'auto', else all of burn_in.
+            schedule: fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule) for
+                walker groups run as separate tasks (tnddm.distributed); it fixes the run length
+                (burn_in 'auto' becomes len(schedule) - n_steps).
+        The Chain records, besides the observables of the recorded steps, chain.burn_in (steps
+        discarded), chain.info['T'] (the frozen T of adaptive moves) and chain.info['stop'].
         """
-        n_steps = check_nonnegative_int(n_steps, "n_steps")
-        n_walkers = check_nonnegative_int(n_walkers, "n_walkers")
-        burn_in = check_nonnegative_int(burn_in, "burn_in")
-        if n_steps < 1 or n_walkers < 1:
-            raise ValueError(f"n_steps and n_walkers must be >= 1; got {n_steps}, {n_walkers}")
+        n_steps, n_walkers = check_positive(n_steps, "n_steps"), check_positive(n_walkers, "n_walkers")
+        if isinstance(burn_in, str) and burn_in != "auto":
+            raise ValueError(f"burn_in must be 'auto' or an integer >= 0; got {burn_in!r}")
+        if schedule is not None and isinstance(burn_in, str):  # a schedule fixes the run length
+            burn_in = len(schedule) - n_steps
+            if burn_in < 0:
+                raise ValueError(f"schedule holds {len(schedule)} moves, fewer than n_steps = {n_steps}")
+        auto = isinstance(burn_in, str)
+        adaptive = [i for i, m in enumerate(self.moves) if m.adaptive]
+        if auto:
+            adapt_steps = (100 if adaptive else 0) if adapt_steps is None else check_nonnegative_int(adapt_steps, "adapt_steps")
+            max_steps = adapt_steps + 100 * n_steps if max_steps is None else check_positive(max_steps, "max_steps")
+        else:
+            burn_in = check_nonnegative_int(burn_in, "burn_in")
+            adapt_steps = burn_in if adapt_steps is None else min(check_nonnegative_int(adapt_steps, "adapt_steps"), burn_in)
+            max_steps = burn_in + n_steps
+        if adaptive and adapt_steps == 0:
+            raise ValueError("moves with T='auto' need adaptation steps: use burn_in='auto' or burn_in >= 1")
+        if not 0.0 < float(target_acceptance) < 1.0:
+            raise ValueError(f"target_acceptance must lie in (0, 1); got {target_acceptance}")
+        if max_seconds is not None and not float(max_seconds) > 0:
+            raise ValueError(f"max_seconds must be > 0; got {max_seconds}")
+        if schedule is not None and (len(schedule) != burn_in + n_steps or any(k not in MOVE_KINDS for k, _ in schedule)):
+            raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} pairs (kind, T) with kind "
+                             f"in {MOVE_KINDS}; got {len(schedule)} moves")
         rng = as_generator(seed)
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)
-        if schedule is None:
-            schedule = self.draw_schedule(burn_in + n_steps, rng)
-        elif len(schedule) != burn_in + n_steps or any(kind not in MOVE_KINDS for kind, _ in schedule):
-            raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} pairs (kind, T) with kind "
-                             f"in {MOVE_KINDS}; got {len(schedule)} moves")
-        accepted = np.zeros((n_steps, n_walkers), dtype=bool)
-        kinds = np.empty(n_steps, dtype=object)
-        Ts = np.full(n_steps, np.nan)
-        obs: dict[str, np.ndarray] = {}
-        steps = range(burn_in + n_steps)
+        stationary = (initial is None and self.exact_model() is not None) or (isinstance(initial, str) and initial == "exact")
+        observe = self.observables if self.observables is not None else (lambda Z, lp=None: {"log_target": self._log_pi(Z)})
+        log_T = {i: np.log(self.moves[i].T_start) for i in adaptive}
+        T_trace = {i: [] for i in adaptive}
+        tape = _Tape(n_walkers)
+        bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            steps = tqdm(steps, desc="mcmc", unit="step")
-        for t in steps:
-            kind, T = schedule[t]
+            bar = tqdm(total=max_steps, desc="mcmc", unit="step")
+        stop, discard, t = "steps", burn_in if not auto else adapt_steps, 0
+        next_check = adapt_steps + n_steps
+        while t < max_steps:
+            if schedule is not None:
+                i, (kind, T) = None, schedule[t]
+            else:
+                i = self._pick(rng)
+                move = self.moves[i]
+                kind = move.kind
+                T = float(np.exp(log_T[i])) if i in log_T else move.draw_T(rng)
             X, log_pi, log_p, acc = self.step(X, log_pi, log_p, kind, T, rng)
-            k = t - burn_in
-            if k < 0:
+            if i in log_T and t < adapt_steps:  # Robbins-Monro on log T, burn-in only
+                log_T[i] = float(np.clip(log_T[i] + (acc.mean() - target_acceptance) / (len(T_trace[i]) + 1) ** 0.6,
+                                         *np.log(T_BOUNDS)))
+                T_trace[i].append(log_T[i])
+            t += 1
+            if adaptive and t == adapt_steps:  # freeze: the mean log T of the second half of adaptation
+                for j in adaptive:
+                    tail = T_trace[j][len(T_trace[j]) // 2:]
+                    log_T[j] = float(np.mean(tail)) if tail else log_T[j]
+            tape.append(acc, kind, T, record_observables(observe, X))
+            if bar is not None:
+                bar.update(1)
+            if not auto:
                 continue
-            accepted[k], kinds[k], Ts[k] = acc, kind, T
-            if self.observables is not None:
-                for name, v in record_observables(self.observables, X).items():
-                    if name not in obs:
-                        obs[name] = np.empty((n_steps, n_walkers))
-                    obs[name][k] = v
-        return Chain(observables=obs, accepted=accepted, move_kinds=kinds.astype(str), move_T=Ts, state=X,
-                     seconds=time.perf_counter() - start,
-                     info={"moves": [(m.kind, m.prob, m.T if m.kind == "connected" else None) for m in self.moves],
-                           "proposal_bond": max(self.proposal.bond_dims), "burn_in": burn_in})
-
+            if max_seconds is not None and time.perf_counter() - start > float(max_seconds):
+                stop = "max_seconds"
+                break
+            if t >= next_check:
+                found = tape.first_converged_discard(adapt_steps, n_steps, burn_taus=0.0 if stationary else BURN_TAUS)
+                if found is not None:
+                    discard, stop = found, "converged"
+                    break
+                next_check = t + max(n_steps // 2, (t - adapt_steps) // 4, 1)
+        if bar is not None:
+            bar.close()
+        if auto and stop != "converged":
+            stop = "max_seconds" if stop == "max_seconds" else "max_steps"
+            discard = min(adapt_steps + (t - adapt_steps) // 2, max(t - 4, 0))  # the usual half
+        chain = tape.chain(discard, X, time.perf_counter() - start)
+        chain.info.update({"moves": [(m.kind, m.prob, m.T if m.kind == "connected" else None) for m in self.moves],
+                           "proposal_bond": max(getattr(self.proposal, "born_bond_dims", self.proposal.bond_dims)),
+                           "burn_in": int(discard), "total_steps": int(t), "stop": stop,
+                           "T": {f"{self.moves[j].kind}[{j}]": float(np.exp(log_T[j])) for j in adaptive},
+                           "target_acceptance": float(target_acceptance) if adaptive else None})
+        return chain
 
 def scan_T(target, proposal, T_values, scheme: str = "connected", n_steps: int = 200, n_walkers: int = 64,
-           noise: Noise | None = None, observable: str | None = None, seed=None, burn_in: int = 0,
-           progress: bool = False) -> list[dict]:
+           noise: Noise | None = None, observable: str | None = None, seed=None, burn_in="auto",
+           max_steps: int | None = None, max_seconds: float | None = None, progress: bool = False) -> list[dict]:
     """One chain per diffusion time T; per chain: acceptance, tau, ESS and ESS per second of `observable`.
 
     For scheme 'disconnected' T is irrelevant and a single chain is run (T = nan). Returns a list
@@ -256,14 +370,16 @@ def scan_T(target, proposal, T_values, scheme: str = "connected", n_steps: int =
     rows = []
     for T, child in zip(Ts, seeds):
         mh = MetropolisHastings(target, proposal, moves=scheme, T=0.0 if np.isnan(T) else T, noise=noise)
-        chain = mh.run(n_steps, n_walkers, seed=child, burn_in=burn_in, progress=progress)
+        chain = mh.run(n_steps, n_walkers, seed=child, burn_in=burn_in, max_steps=max_steps, max_seconds=max_seconds,
+                       progress=progress)
         if not chain.observables:
             raise ValueError("scan_T needs observables: pass a lattice model or a target with .statistics")
         name = observable or next(iter(chain.observables))
         if name not in chain.observables:
             raise ValueError(f"observable {name!r} not recorded; have {sorted(chain.observables)}")
         s = chain.summary()[name]
-        rows.append({"scheme": scheme, "T": T, "acceptance": chain.acceptance(), "tau": s["tau"], "ess": s["ess"],
+        rows.append({"scheme": scheme, "T": T, "acceptance": chain.acceptance(), "tau": s["tau"],
+                     "tau_stderr": s["tau_stderr"], "converged": s["converged"], "ess": s["ess"],
                      "ess_per_second": s["ess"] / max(chain.seconds, 1e-12), "observable": name, "mean": s["mean"],
                      "stderr": s["stderr"], "seconds": chain.seconds, "chain": chain})
     return rows
@@ -288,11 +404,14 @@ def plot_scan(rows, path, title: str = "") -> None:
         conn = sorted((r for r in rs if not np.isnan(r["T"])), key=lambda r: r["T"])
         disc = [r for r in rs if np.isnan(r["T"])]
         for ax, key in zip(axes, ("acceptance", "tau")):
+            err = (lambda r: r.get("tau_stderr", 0.0)) if key == "tau" else (lambda r: 0.0)
             if conn:
-                ax.plot([r["T"] for r in conn], [r[key] for r in conn], "o-", color=colour,
-                        label=f"{group} connected".strip())
+                ax.errorbar([r["T"] for r in conn], [r[key] for r in conn], yerr=[err(r) for r in conn], fmt="o-",
+                            color=colour, capsize=3, label=f"{group} connected".strip())
             for r in disc:
                 ax.axhline(r[key], ls="--", color=colour, label=f"{group} disconnected".strip())
+                if err(r) > 0:
+                    ax.axhspan(r[key] - err(r), r[key] + err(r), color=colour, alpha=0.15)
     for ax, key in zip(axes, ("acceptance", "integrated autocorrelation time")):
         ax.set_xscale("log")
         ax.set_xlabel("diffusion time T")

@@ -8,6 +8,8 @@ Chains are arrays of shape (steps, walkers) (a 1D array is one walker). Estimato
     ESS       = steps * walkers / tau
     binning   : stderr of the mean of non-overlapping bin means (bins of one walker never mix walkers)
     split R-hat (Gelman et al.): each walker split in halves, sqrt(((n-1)/n W + B/n) / W)
+    tau error (Sokal): sigma_tau = tau sqrt(2 (2M + 1) / (steps * walkers)), M the window
+    converged: R-hat < 1.01 and steps >= 50 tau (both needed before an estimate is trusted)
     importance sampling: w_i = exp(log pi_i - log q_i) / sum_j (...), Kish ESS = 1 / sum_i w_i^2
 """
 from __future__ import annotations
@@ -46,6 +48,21 @@ def autocorrelation(x) -> np.ndarray:
     return acf / acf[0]
 
 
+RHAT_MAX = 1.01        # a run is converged only if every observable has split R-hat below this
+MIN_RECORDS_PER_TAU = 50  # ... and at least this many recorded steps per integrated autocorrelation time
+
+
+def _sokal_window(x, c: float = 5.0) -> tuple[float, int]:
+    """(tau, M): tau(M) = 1 + 2 sum_{k=1}^M rho(k) at the smallest window M >= c tau(M)."""
+    if c <= 0:
+        raise ValueError(f"c must be positive; got {c}")
+    rho = autocorrelation(x)
+    taus = 2.0 * np.cumsum(rho) - 1.0  # taus[M] = 1 + 2 sum_{k=1}^M rho(k)
+    ok = np.arange(rho.size) >= c * taus
+    M = int(np.argmax(ok)) if np.any(ok) else rho.size - 1
+    return float(max(taus[M], 1e-12)), M
+
+
 def integrated_time(x, c: float = 5.0) -> float:
     """Integrated autocorrelation time with Sokal's automatic window (tau = 1 for independent samples).
 
@@ -53,13 +70,14 @@ def integrated_time(x, c: float = 5.0) -> float:
     qualifies (chain too short, fewer than about c tau steps) the estimate at the longest window
     is returned; check `steps > 50 tau` before trusting it.
     """
-    if c <= 0:
-        raise ValueError(f"c must be positive; got {c}")
-    rho = autocorrelation(x)
-    taus = 2.0 * np.cumsum(rho) - 1.0  # taus[M] = 1 + 2 sum_{k=1}^M rho(k)
-    ok = np.arange(rho.size) >= c * taus
-    M = int(np.argmax(ok)) if np.any(ok) else rho.size - 1
-    return float(max(taus[M], 1e-12))
+    return _sokal_window(x, c)[0]
+
+
+def integrated_time_error(x, c: float = 5.0) -> tuple[float, float]:
+    """(tau, sigma_tau), sigma_tau = tau sqrt(2 (2M + 1) / (steps * walkers)) (Sokal's variance of tau)."""
+    a = _as_chain(x)
+    tau, M = _sokal_window(a, c)
+    return tau, float(tau * np.sqrt(2.0 * (2 * M + 1) / a.size))
 
 
 def standard_error(x, tau: float | None = None) -> float:
@@ -117,13 +135,26 @@ def acceptance_rate(accepted) -> float:
     return float(a.mean())
 
 
+def is_converged(rhat: float, records_per_tau: float) -> bool:
+    """R-hat < RHAT_MAX and records / tau >= MIN_RECORDS_PER_TAU (a nan R-hat is not converged)."""
+    return bool(np.isfinite(rhat) and rhat < RHAT_MAX and records_per_tau >= MIN_RECORDS_PER_TAU)
+
+
 def summarize(x) -> dict:
-    """mean, stderr (tau), stderr (binning), tau, ESS and split R-hat of one observable's chain."""
+    """Estimate and diagnostics of one observable's chain (steps, walkers).
+
+    Returns mean, stderr (tau), stderr_binning, tau, tau_stderr, ess, rhat (split R-hat),
+    records, records_per_tau = steps / tau and converged (is_converged).
+    """
     a = _as_chain(x)
-    tau = integrated_time(a)
-    out = {"mean": float(a.mean()), "stderr": standard_error(a, tau), "tau": tau,
-           "ess": effective_sample_size(a, tau), "rhat": split_rhat(a) if a.shape[0] >= 4 else float("nan")}
+    tau, tau_err = integrated_time_error(a)
+    rhat = split_rhat(a) if a.shape[0] >= 4 else float("nan")
+    out = {"mean": float(a.mean()), "stderr": standard_error(a, tau), "tau": tau, "tau_stderr": tau_err,
+           "ess": effective_sample_size(a, tau), "rhat": rhat}
     out["stderr_binning"] = binning_error(a, min(32, a.shape[0])) if a.shape[0] >= 64 else float("nan")
+    out["records"] = int(a.shape[0])
+    out["records_per_tau"] = float(a.shape[0] / tau)
+    out["converged"] = is_converged(rhat, out["records_per_tau"])
     return out
 
 
