@@ -382,10 +382,10 @@ def test_zip_bomb_is_refused_fast_and_small(tmp_path):
     out = json.loads(res.stdout.strip().splitlines()[-1])
     for name in ("load_model", "load_samples"):
         status, is_value_error, message, seconds = out[name]
-        assert status == "refused" and is_value_error and "bomb.npz" in message and "GiB" in message
-        assert seconds < 5
-    assert out["train"][0] == 2 and out["train"][1] < 5
-    assert out["maxrss_mb"] < 500
+        assert status == "refused" and is_value_error and "bomb.npz" in message and "GiB" in message, out
+        assert seconds < 5, out
+    assert out["train"][0] == 2 and out["train"][1] < 5, out
+    assert out["maxrss_mb"] < 500, out
 
 
 def test_npy_header_larger_than_its_member_is_corrupt(tmp_path):

@@ -22,6 +22,7 @@ class MemoryLimitError(MemoryError, ValueError):
 _UNITS = {"": 1, "B": 1, "K": 2**10, "KB": 10**3, "KIB": 2**10, "M": 2**20, "MB": 10**6, "MIB": 2**20,
           "G": 2**30, "GB": 10**9, "GIB": 2**30, "T": 2**40, "TB": 10**12, "TIB": 2**40}
 _stack: list[int] = []
+SMALL = 16 * 2**20  # allocations below this are checked only against an explicit limit
 
 
 def parse_size(value, name: str = "max_memory") -> int:
@@ -100,6 +101,8 @@ def check_allocation(nbytes, what: str, max_memory=None) -> int:
     if max_memory is not None:
         limit, source = parse_size(max_memory), "max_memory"
     else:
+        if nbytes < SMALL and not _stack and not os.environ.get("TNDDM_MAX_MEMORY"):
+            return nbytes  # too small to matter against the machine's memory: skip reading /proc/meminfo
         limit, source = current_limit()
     if limit is not None and nbytes > limit:
         raise MemoryLimitError(f"{what} would need about {format_bytes(nbytes)}; the limit is {format_bytes(limit)} "

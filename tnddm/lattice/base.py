@@ -39,7 +39,7 @@ class LatticeModel:
         return int(self._automaton_entries()) * self.BYTES_PER_ENTRY
 
     def check_memory(self, max_memory=None) -> int:
-        """Raise tnddm.MemoryLimitError (a MemoryError and a ValueError) when the exact MPS cannot fit."""
+        """Raise tnddm._memory.MemoryLimitError (a MemoryError and a ValueError) when the exact MPS cannot fit."""
         return check_allocation(self.memory_estimate(), f"the exact {self.kind} MPS of {self!r}", max_memory)
 
     def mps(self):
