@@ -538,3 +538,34 @@ def test_json_output_is_valid_json_everywhere(files, tmp_path, capsys):
         assert code == 0, (name, err)
         data = _strict_json(out)
         assert isinstance(data, dict) and data, name
+
+
+def test_cli_sigterm_unwinds_with_status_143_and_no_temporary(tmp_path):
+    out = tmp_path / "s.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "tnddm", "sample", str(ROOT / "models" / "fredkin.toml"), "-n",
+                             "2000", "--steps", "1000000", "--out", str(out)], env=ENV, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE)  # a million denoising steps: still running when the signal comes
+    time.sleep(4)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    assert code == 128 + signal.SIGTERM, proc.stderr.read()[-2000:]  # not killed by the signal: unwound like Ctrl-C
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(TMP_SUFFIX)] == []
+
+
+def test_every_shipped_card_and_every_mcmc_key_passes_the_schema():
+    from tnddm.io import check_card, load_card
+
+    cards = sorted((ROOT / "models").glob("*.toml")) + [ROOT / "tnddm" / "cards" / "default.toml"]
+    assert len(cards) >= 6
+    for path in cards:
+        load_card(path)
+    mcmc = {"scheme": "mixed", "T": [0.1, 0.3], "chi": 8, "truncation": "born", "steps": 10, "burn_in": "auto",
+            "max_steps": 100, "max_seconds": 2.5, "walkers": 4, "seed": 1, "init": "exact", "proposal": "p.npz",
+            "chi_boundary": 4, "target_acceptance": 0.4, "adapt": True, "estimator": "mh", "exact": False,
+            "strict": True, "n_samples": 100}
+    check_card({"model": {"kind": "fredkin", "n_sites": 6, "c": 0.5}, "mcmc": mcmc}, "test")
+    check_card({"model": {"kind": "fredkin", "n_sites": 6, "c": 0.5}, "mcmc": {"T": 0.5, "burn_in": 10}}, "test")
+    for key, bad in (("burn_in", "later"), ("T", "hot"), ("adapt", 1), ("walkers", 2.0), ("chi", True)):
+        with pytest.raises(ValueError, match=f"mcmc.{key}"):
+            check_card({"model": {"kind": "fredkin", "n_sites": 6, "c": 0.5}, "mcmc": {key: bad}}, "test")

@@ -22,6 +22,7 @@ import contextlib
 import numpy as np
 
 from ._checks import as_configs, check_nonnegative_int
+from ._memory import check_allocation
 from .rng import spawn_seeds
 
 
@@ -200,6 +201,7 @@ def sample(model, n: int, seed=None, tasks: int | None = None, tilts=None, clien
         if tilts.shape != (model.n_sites, model.d):
             raise ValueError(f"tilts must have shape (N, d) = ({model.n_sites}, {model.d}) to apply to every "
                              f"sample; got {tilts.shape}")
+    check_allocation(n * (model.n_sites * 9 + 16), f"gathering {n} samples of {model.n_sites} sites")
     with _client_or(client, scheduler, n_workers) as c:
         tasks = _default_tasks(c, tasks, n)
         seeds = spawn_seeds(seed, tasks)
@@ -230,6 +232,7 @@ def generate(diffusion, n: int, T: float, steps: int = 1, seed=None, tasks: int 
     n = check_nonnegative_int(n, "n")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
+    check_allocation(n * (diffusion.n_sites * 9 + 16), f"gathering {n} samples of {diffusion.n_sites} sites")
     with _client_or(client, scheduler, n_workers) as c:
         tasks = _default_tasks(c, tasks, n)
         seeds = spawn_seeds(seed, tasks)
