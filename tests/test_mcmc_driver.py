@@ -112,7 +112,7 @@ def test_wrong_acceptance_fails_the_one_step_test(monkeypatch):
     Q = approximate_proposal(tgt, 2)
     X = all_configs(tgt.n_sites, 2)
     M, _ = exact_mh_matrix(tgt.log_weight(X), Q.to_dense(), np.ones((1, X.shape[0])))
-    monkeypatch.setattr(driver, "log_acceptance", lambda a, b, c, d: np.minimum(a - c, 0.0))
+    monkeypatch.setattr(driver, "log_alpha", lambda lpi_new, lpi_old, hastings: np.minimum(lpi_new - lpi_old, 0.0))
     mh = MetropolisHastings(tgt, Q, moves="disconnected")
     x0 = np.array([[1, 1, 0, 1, 0, 0]])
     X0 = np.repeat(x0, 40000, axis=0)

@@ -15,6 +15,14 @@ from .common import card_argument, emit_summary, json_option, progress_option, r
 SCHEMES = ("connected", "disconnected", "mixed")
 ESTIMATORS = ("mh", "is")
 STRICT_EXIT = 3  # exit status of --strict when an estimate is not converged
+GRID_KINDS = ("ising_grid", "potts_grid")  # models with a boundary-MPS proposal (--proposal tn)
+
+
+def _exact(card) -> bool:
+    """Whether the card's model has an exact MPS (built lazily; grids decide from their width)."""
+    from ..lattice import from_spec
+
+    return bool(getattr(from_spec(card["model"]), "exact_available", True))
 
 
 def _parse_T(text):
@@ -115,7 +123,10 @@ def _print_table(rows: dict, exact: bool) -> None:
 @click.option("--truncation", type=click.Choice(["lump", "svd", "born"]), default=None,
               help="How --chi truncates [card: mcmc.truncation, else born: the best measured, docs/mcmc_study.md].")
 @click.option("--proposal", "proposal_file", type=click.Path(dir_okay=False), default=None,
-              help="A saved ProbMPS or BornMPS checkpoint (.npz) as the proposal, instead of the truncated exact MPS.")
+              help="'tn': the column-by-column boundary-MPS proposal of a 2D grid model (ising_grid, potts_grid; "
+                   "the default for grids without an exact MPS); or a saved ProbMPS / BornMPS checkpoint (.npz) "
+                   "[card: mcmc.proposal, else the truncated exact MPS].")
+@click.option("--chi-boundary", type=int, default=None, help="Boundary-MPS bond of --proposal tn [card: mcmc.chi_boundary, else 16].")
 @click.option("--init", type=str, default=None,
               help="Start walkers from 'exact' samples (default where the exact MPS exists), 'proposal' samples, "
                    "or a .npz file of configurations [card: mcmc.init].")
@@ -141,7 +152,7 @@ def _print_table(rows: dict, exact: bool) -> None:
 @set_option
 @json_option
 @progress_option
-def command(card, scheme, T, chi, truncation, proposal_file, init, steps, burn_in, max_steps, max_seconds,
+def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init, steps, burn_in, max_steps, max_seconds,
             target_acceptance, walkers, estimator, n_samples, exact, strict, seed, out, plot, summary, overrides,
             as_json, progress):
     """Monte Carlo on CARD's model with proposals from its (truncated) exact MPS or a checkpoint.
@@ -189,8 +200,11 @@ def command(card, scheme, T, chi, truncation, proposal_file, init, steps, burn_i
         raise ValueError("--T auto adapts during burn-in: use --burn-in auto or >= 1, or give --T")
     if scheme != "disconnected" and estimator == "is":
         scheme = "disconnected"
+    chi_boundary = _positive(chi_boundary if chi_boundary is not None else opts.get("chi_boundary", 16), "--chi-boundary")
     inputs = [card_path] if card_path else []
-    if proposal_file:
+    if proposal_file == "tn" or (proposal_file is None and card["model"]["kind"] in GRID_KINDS and not _exact(card)):
+        proposal_file = "tn"
+    elif proposal_file:
         check_input_file(proposal_file, "--proposal")
         inputs.append(proposal_file)
     if init not in (None, "exact", "proposal"):
@@ -201,7 +215,11 @@ def command(card, scheme, T, chi, truncation, proposal_file, init, steps, burn_i
         check_output_path(plot, (".png",), inputs, "--plot")
 
     model = from_spec(card["model"])
-    if proposal_file:
+    if proposal_file == "tn":
+        if not callable(getattr(model, "proposal", None)):
+            raise ValueError(f"--proposal tn needs a 2D grid model ({', '.join(GRID_KINDS)}); got {card['model']['kind']!r}")
+        P = model.proposal(chi_boundary, progress=show_progress(progress))
+    elif proposal_file:
         P = _load_proposal(proposal_file, model.n_sites, model.d)
     else:
         P = as_proposal(model, chi=chi, method=truncation)
@@ -210,7 +228,8 @@ def command(card, scheme, T, chi, truncation, proposal_file, init, steps, burn_i
     reference = exact_reference(model, seed=seed + 1) if exact else {}
     bar = show_progress(progress)
     head = {"model": card["model"]["kind"], "n_sites": P.n_sites, "estimator": estimator,
-            "proposal": proposal_file or (f"{truncation} truncation, chi = {chi}" if chi else "exact MPS"),
+            "proposal": (f"boundary MPS, chi_b = {chi_boundary}" if proposal_file == "tn" else proposal_file)
+            or (f"{truncation} truncation, chi = {chi}" if chi else "exact MPS"),
             "proposal_bond": bond}
 
     if estimator == "is":

@@ -10,9 +10,10 @@ import inspect
 from .automaton import Automaton, finite_range
 from .base import LatticeModel
 from .fredkin import Fredkin, is_dyck
+from .grid import Grid2D, IsingGrid, PottsGrid, binder_cumulant
 from .ising import BETA_C, Ising, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, lattice_bonds
 
-MODELS = {cls.kind: cls for cls in (Fredkin, IsingChain, IsingCylinder, IsingStrip, PottsCylinder)}
+MODELS = {cls.kind: cls for cls in (Fredkin, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, IsingGrid, PottsGrid)}
 
 
 def from_spec(spec: dict) -> LatticeModel:
@@ -45,4 +46,4 @@ def from_spec(spec: dict) -> LatticeModel:
 
 
 __all__ = ["Automaton", "finite_range", "LatticeModel", "Fredkin", "is_dyck", "Ising", "IsingChain", "IsingCylinder",
-           "IsingStrip", "PottsCylinder", "BETA_C", "lattice_bonds", "MODELS", "from_spec"]
+           "IsingStrip", "PottsCylinder", "Grid2D", "IsingGrid", "PottsGrid", "binder_cumulant", "BETA_C", "lattice_bonds", "MODELS", "from_spec"]

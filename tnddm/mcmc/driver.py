@@ -42,13 +42,18 @@ def check_positive(value, name: str) -> int:
     return value
 
 
-def log_acceptance(log_pi_new, log_p_new, log_pi_old, log_p_old) -> np.ndarray:
-    """log min(1, pi(x') P(x) / (pi(x) P(x'))); -inf where pi(x') = 0 (always rejected)."""
+def log_alpha(log_pi_new, log_pi_old, log_hastings) -> np.ndarray:
+    """log min(1, pi(x') / pi(x) * Hastings factor); -inf where pi(x') = 0 (always rejected)."""
     log_pi_new = np.asarray(log_pi_new, dtype=float)
     with np.errstate(invalid="ignore"):
-        ratio = (log_pi_new - np.asarray(log_p_new)) - (np.asarray(log_pi_old) - np.asarray(log_p_old))
-    ratio = np.where(np.isneginf(log_pi_new), -np.inf, ratio)
-    return np.minimum(ratio, 0.0)
+        ratio = log_pi_new - np.asarray(log_pi_old) + np.asarray(log_hastings)
+    return np.minimum(np.where(np.isneginf(log_pi_new), -np.inf, ratio), 0.0)
+
+
+def log_acceptance(log_pi_new, log_p_new, log_pi_old, log_p_old) -> np.ndarray:
+    """log min(1, pi(x') P(x) / (pi(x) P(x'))): log_alpha with Hastings factor P(x) / P(x')."""
+    with np.errstate(invalid="ignore"):
+        return log_alpha(log_pi_new, log_pi_old, np.asarray(log_p_old, dtype=float) - np.asarray(log_p_new))
 
 
 @dataclass
@@ -149,10 +154,10 @@ class MetropolisHastings:
             self.log_target = target
         else:
             raise ValueError(f"target must be a function X -> log pi or a model with .log_weight; got {type(target).__name__}")
-        self.proposal: MPSBase = as_proposal(proposal, chi=chi)
+        self.proposal = as_proposal(proposal, chi=chi)
         self.n_sites, self.d = self.proposal.n_sites, self.proposal.d
         self.noise = Flip(rate=1.0, d=self.d) if noise is None else noise
-        self.diffusion = Diffusion(self.proposal, self.noise)
+        self.diffusion = Diffusion(self.proposal, self.noise) if isinstance(self.proposal, MPSBase) else None
         self.moves = make_moves(moves, T, connected_prob)
         self.observables = observables
 
@@ -165,19 +170,34 @@ class MetropolisHastings:
             raise ValueError("target returned nan or +inf log weights")
         return out
 
-    def propose(self, X, kind: str, T: float, rng):
-        """Candidates x' and their exact log P(x') for one move."""
+    def propose(self, X, kind: str, T: float, rng, log_p=None):
+        """Candidates x', their log P(x') and the log Hastings factor of the move (module docstring).
+
+        The proposal contract: a tnddm MPS, or any object with n_sites, d, bond_dims,
+        sample(n, seed) -> (X, log q) and log_prob(X) -> log q; connected moves also need
+        connected_move(X, T, noise, rng) -> (X', log q(X'), log Hastings factor) unless the
+        proposal is an MPS (then: noise, exact denoising, Hastings factor log P(x) - log P(x')).
+        """
+        if log_p is None:
+            log_p = self.proposal.log_prob(X)
         if kind == "disconnected":
-            return self.proposal.sample(X.shape[0], seed=rng)
-        Y = self.diffusion.forward(X, T, seed=rng)
-        Xn, _, log_p = self.diffusion.denoise(Y, T, 0.0, seed=rng, return_log_prior=True)
-        return Xn, log_p
+            Xn, lpn = self.proposal.sample(X.shape[0], seed=rng)
+        elif callable(getattr(self.proposal, "connected_move", None)):
+            return self.proposal.connected_move(X, T, self.noise, rng)
+        else:
+            Y = self.diffusion.forward(X, T, seed=rng)
+            Xn, _, lpn = self.diffusion.denoise(Y, T, 0.0, seed=rng, return_log_prior=True)
+        with np.errstate(invalid="ignore"):
+            return Xn, lpn, np.asarray(log_p) - lpn
 
     def step(self, X, log_pi, log_p, kind: str, T: float, rng):
-        """One MH step for all walkers; returns (X, log_pi, log_p, accepted)."""
-        Xn, lpn = self.propose(X, kind, T, rng)
+        """One MH step for all walkers; returns (X, log_pi, log_p, accepted).
+
+        log alpha = min(0, log pi(x') - log pi(x) + log Hastings), -inf where pi(x') = 0.
+        """
+        Xn, lpn, hastings = self.propose(X, kind, T, rng, log_p)
         lpi_n = self._log_pi(Xn)
-        la = log_acceptance(lpi_n, lpn, log_pi, log_p)
+        la = log_alpha(lpi_n, log_pi, hastings)
         acc = np.log(rng.random(X.shape[0])) < la
         X = np.where(acc[:, None], Xn, X)
         return X, np.where(acc, lpi_n, log_pi), np.where(acc, lpn, log_p), acc

@@ -179,10 +179,16 @@ def as_proposal(model, chi: int | None = None, method: str = "lump", mix: float 
     """
     if isinstance(model, MPSBase):
         P = model
-    elif hasattr(model, "mps"):
+    elif callable(getattr(model, "sample", None)) and callable(getattr(model, "log_prob", None)) \
+            and not hasattr(model, "log_weight"):
+        return model  # a user proposal (the contract of MetropolisHastings.propose), e.g. a BoundaryProposal
+    elif hasattr(model, "mps") and getattr(model, "exact_available", True):
         P = model.mps()
     else:
-        raise ValueError(f"model must be a probability MPS or a lattice model with .mps(); got {type(model).__name__}")
+        if callable(getattr(model, "proposal", None)):  # a lattice model beyond exact sizes: its own proposal
+            return model.proposal(chi=16 if chi is None else _check_chi(chi))
+        raise ValueError(f"model must be a probability MPS, a lattice model with .mps() or .proposal(), or an object "
+                         f"with sample(n, seed) and log_prob(X); got {type(model).__name__}")
     if getattr(P, "signed", False):
         raise ValueError("the proposal MPS has signed cores; sampling needs non-negative cores (use truncate)")
     if chi is not None and _check_chi(chi) < max(P.bond_dims):

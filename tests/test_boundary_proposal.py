@@ -1,0 +1,147 @@
+"""Column-by-column boundary-MPS proposals for 2D grids (tnddm.mcmc.boundary) and the grid models
+(tnddm.lattice.grid), against enumeration and brute-force Ising energies."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tnddm.goodness_of_fit import all_configs, chisquare_test
+from tnddm.lattice import BETA_C, IsingGrid, PottsGrid, from_spec
+from tnddm.mcmc import MetropolisHastings, Move
+from tnddm.mcmc.boundary import BoundaryProposal
+from tnddm.mcmc.local import IsingGeometry, ising_metropolis
+
+from .mcmc_reference import BruteIsing, ising_edges
+
+ALPHA = 1e-3
+
+
+@pytest.fixture(scope="module")
+def strip():
+    """4 x 3 strip with fields (enumerable: 4096 configurations)."""
+    return IsingGrid(4, 3, 0.5, h=0.1), BruteIsing(4, 3, False, beta=0.5, h=0.1), all_configs(12, 2)
+
+
+def test_grid_models_match_brute_force_energies():
+    X = all_configs(12, 2)
+    rng = np.random.default_rng(0)
+    Jv, Jh, h = rng.normal(size=(4, 2)), rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    m = IsingGrid(4, 3, 0.7, J_vertical=Jv, J_horizontal=Jh, fields=h)
+    s = 2 * X - 1
+    e = -(s * h.ravel()).sum(axis=1)
+    for c in range(4):
+        for r in range(3):
+            n = c * 3 + r
+            if r < 2:
+                e -= Jv[c, r] * s[:, n] * s[:, n + 1]
+            if c < 3:
+                e -= Jh[c, r] * s[:, n] * s[:, n + 3]
+    np.testing.assert_allclose(m.energy(X), e, atol=1e-12)
+    np.testing.assert_allclose(m.log_z(), np.log(np.exp(-0.7 * e).sum()), atol=1e-10)
+    ea = IsingGrid(5, 4, 1.0, disorder="pm_j", disorder_seed=7)
+    assert set(np.unique(ea.J_vertical)) == {-1.0, 1.0}
+    np.testing.assert_array_equal(ea.J_vertical, IsingGrid(5, 4, 1.0, disorder="pm_j", disorder_seed=7).J_vertical)
+    assert not np.array_equal(ea.J_vertical, IsingGrid(5, 4, 1.0, disorder="pm_j", disorder_seed=8).J_vertical)
+    edges = ising_edges(4, 3, False)
+    np.testing.assert_allclose(IsingGrid(4, 3, 1.0, J=-1.0).energy(X), ((2 * X - 1)[:, edges[:, 0]] * (2 * X - 1)[:, edges[:, 1]]).sum(axis=1))
+    potts = PottsGrid(3, 3, 3, 0.9)
+    Xp = all_configs(9, 3)
+    same = sum((Xp[:, i] == Xp[:, j]) for i, j in ising_edges(3, 3, False))
+    np.testing.assert_allclose(potts.energy(Xp), -same)
+
+
+@pytest.mark.parametrize("chi", [1, 2])
+def test_proposal_law_is_normalised_and_sampled_with_its_own_log_q(strip, chi):
+    m, _, X = strip
+    q = m.proposal(chi)
+    lq = q.log_prob(X)
+    assert np.exp(lq).sum() == pytest.approx(1.0, abs=1e-12)
+    Xs, l = q.sample(20_000, seed=chi)
+    np.testing.assert_allclose(l, q.log_prob(Xs), atol=1e-12)
+    assert chisquare_test(Xs, np.exp(lq), 2)[1] > ALPHA
+    # negative control: the draws fail the test against a slightly different law
+    wrong = np.exp(lq) * np.exp(0.3 * (2 * X[:, 0] - 1))
+    assert chisquare_test(Xs, wrong / wrong.sum(), 2)[1] < ALPHA
+
+
+def test_large_enough_chi_is_exact_and_accepts_every_move(strip):
+    m, _, X = strip
+    q = m.proposal(2)  # d^(W // 2) = 2 for W = 3
+    np.testing.assert_allclose(q.log_prob(X), m.log_prob(X), atol=1e-12)
+    potts = PottsGrid(3, 3, 3, 0.9)
+    np.testing.assert_allclose(potts.proposal(3).log_prob(all_configs(9, 3)), potts.log_prob(all_configs(9, 3)), atol=1e-12)
+    chain = MetropolisHastings(m, q, moves=[Move("connected", 0.5, 0.4), Move("disconnected", 0.5)]).run(10, 16, seed=0, burn_in=0)
+    assert chain.acceptance() == 1.0
+
+
+def test_truncated_proposal_is_not_exact(strip):
+    m, _, X = strip
+    assert np.abs(m.proposal(1).log_prob(X) - m.log_prob(X)).max() > 0.1
+
+
+def _energy_hist_pvalue(m, brute, states):
+    e = np.round(m.energy(states), 8)
+    levels, inverse = np.unique(np.round(brute.energy(brute.X), 8), return_inverse=True)
+    probs = np.bincount(inverse, weights=brute.p)
+    return chisquare_test(np.searchsorted(levels, e)[:, None], probs, len(levels))[1]
+
+
+@pytest.mark.parametrize("moves", ["disconnected", "connected"])
+def test_chain_started_in_pi_stays_in_pi_with_a_truncated_proposal(strip, moves):
+    m, brute, _ = strip
+    mh = MetropolisHastings(m, m.proposal(1), moves=moves, T=0.5)
+    n = 1500 if moves == "disconnected" else 600  # connected moves build environments per walker
+    start = m.mps().sample(n, seed=5)[0]
+    chain = mh.run(3 if moves == "disconnected" else 2, n, initial=start, seed=6, burn_in=0)
+    assert 0.05 < chain.acceptance() < 0.99  # the proposal is approximate: some moves are rejected
+    assert _energy_hist_pvalue(m, brute, chain.state) > ALPHA
+    # negative control: the same proposals accepted without the Metropolis-Hastings test leave pi
+    Xq, _ = m.proposal(1).sample(1500, seed=7)
+    assert _energy_hist_pvalue(m, brute, Xq) < ALPHA
+
+
+def test_16x16_estimate_agrees_with_local_monte_carlo():
+    """Above exact sizes: the boundary-MPS chain and an independent single-spin Metropolis agree."""
+    m = IsingGrid(16, 16, 0.35)
+    mh = MetropolisHastings(m, m.proposal(4), moves="disconnected",
+                            observables=lambda X: {"energy": m.energy(X)})
+    chain = mh.run(60, 32, seed=1, max_seconds=120)
+    tn = chain.summary()["energy"]
+    assert chain.converged and chain.acceptance() > 0.5
+    local = ising_metropolis(IsingGeometry(16, 16, False), 3000, 16, beta=0.35, J=1.0, h=0.0, seed=3, burn_in=500,
+                             observables=lambda X: {"energy": m.energy(X)})
+    loc = local.summary()["energy"]
+    assert loc["converged"], loc
+    assert abs(tn["mean"] - loc["mean"]) < 4 * np.hypot(tn["stderr"], loc["stderr"]), (tn, loc)
+
+
+def test_models_and_proposals_from_cards_and_cli(tmp_path):
+    m = from_spec({"kind": "ising_grid", "length": 64, "width": 64, "beta": BETA_C})
+    assert not m.exact_available and m.n_sites == 4096
+    with pytest.raises(ValueError, match="exact MPS"):
+        m.mps()
+    card = tmp_path / "grid.toml"
+    card.write_text('[model]\nkind = "ising_grid"\nlength = 8\nwidth = 8\nbeta = 0.4\ndisorder = "pm_j"\n\n'
+                    '[mcmc]\nwalkers = 16\nsteps = 40\n')
+    from tnddm.cli.mcmc import command
+
+    res = CliRunner().invoke(command, [str(card), "--proposal", "tn", "--chi-boundary", "4", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.stdout
+    out = json.loads(res.stdout)
+    assert out["proposal"].startswith("boundary MPS") and out["runs"][0]["acceptance"] > 0.5
+    assert "energy" in out["runs"][0]["observables"]
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="chi"):
+        IsingGrid(3, 3, 0.4).proposal(0)
+    with pytest.raises(ValueError, match="disorder"):
+        IsingGrid(3, 3, 0.4, disorder="gauss")
+    with pytest.raises(ValueError, match="J_vertical"):
+        IsingGrid(3, 3, 0.4, J_vertical=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="Grid2D"):
+        BoundaryProposal(object(), 4)
+    q = IsingGrid(3, 3, 0.4).proposal(2)
+    with pytest.raises(ValueError, match="log_tilts"):
+        q.tilted(np.zeros((2, 9, 3)))

@@ -1,0 +1,218 @@
+"""Nearest-neighbour models on open L x W grids with bond-dependent couplings (strips of any size).
+
+Sites n = c*W + r (column c = 0..L-1, row r = 0..W-1, column-major, as in tnddm.lattice.ising),
+states 0..d-1, pi(x) ∝ exp(-beta E(x)) with
+
+    E(x) = sum_{c,r} site[c, r, x_{c,r}]
+         + sum_{c, r < W-1} vertical[c, r, x_{c,r}, x_{c,r+1}]
+         + sum_{c < L-1, r} horizontal[c, r, x_{c,r}, x_{c+1,r}].
+
+Grid2D holds these energy tables; IsingGrid (spins s = 2x - 1, couplings J_ij and fields h_i:
+ferromagnet, antiferromagnet, +-J Edwards-Anderson glass with a seeded disorder realisation) and
+PottsGrid (q states) fill them. The exact automaton MPS (bond d^W) exists for small W; beyond it,
+`model.proposal(chi)` gives the column-by-column boundary-MPS proposal of tnddm.mcmc.boundary,
+whose Metropolis-Hastings correction makes Monte Carlo exact at any size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .automaton import finite_range
+from .base import LatticeModel, check_range, check_size
+
+EXACT_MAX_STATES = 2**12  # the exact MPS (bond d^W) is offered up to this bond dimension (W <= 12 for Ising)
+DISORDER = ("none", "pm_j")
+
+
+class Grid2D(LatticeModel):
+    """pi ∝ exp(-beta E) on an open L x W grid with energy tables (module docstring).
+
+    Arguments:
+        site: (L, W, d) site energies; vertical: (L, W-1, d, d); horizontal: (L-1, W, d, d).
+        beta: inverse temperature >= 0.
+    """
+
+    kind = "grid"
+
+    def __init__(self, site, vertical, horizontal, beta):
+        site = np.asarray(site, dtype=float)
+        if site.ndim != 3 or site.shape[2] < 2:
+            raise ValueError(f"site must have shape (length, width, d) with d >= 2; got {site.shape}")
+        L, W, d = site.shape
+        vertical = np.asarray(vertical, dtype=float).reshape(L, max(W - 1, 0), d, d)
+        horizontal = np.asarray(horizontal, dtype=float).reshape(max(L - 1, 0), W, d, d)
+        for name, a in (("site", site), ("vertical", vertical), ("horizontal", horizontal)):
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"{name} energies must be finite")
+        if L * W < 2:
+            raise ValueError(f"the grid needs at least 2 sites; got {L} x {W}")
+        self.length, self.width, self.d, self.n_sites = L, W, d, L * W
+        self.site, self.vertical, self.horizontal = site, vertical, horizontal
+        self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
+        self.range = W
+
+    # ---- energy ---------------------------------------------------------------------------------
+    def grid(self, X) -> np.ndarray:
+        """Configurations (n, N) as (n, L, W)."""
+        return self._configs(X).reshape(-1, self.length, self.width)
+
+    def energy(self, X) -> np.ndarray:
+        G = self.grid(X)
+        n = G.shape[0]
+        cols, rows = np.meshgrid(np.arange(self.length), np.arange(self.width), indexing="ij")
+        e = self.site[cols, rows, G].reshape(n, -1).sum(axis=1)
+        if self.width > 1:
+            c, r = cols[:, :-1], rows[:, :-1]
+            e = e + self.vertical[c, r, G[:, :, :-1], G[:, :, 1:]].reshape(n, -1).sum(axis=1)
+        if self.length > 1:
+            c, r = cols[:-1], rows[:-1]
+            e = e + self.horizontal[c, r, G[:, :-1, :], G[:, 1:, :]].reshape(n, -1).sum(axis=1)
+        return e
+
+    def log_weight(self, X) -> np.ndarray:
+        """-beta E(x)."""
+        return -self.beta * self.energy(X)
+
+    # ---- the exact MPS (small widths) -------------------------------------------------------------
+    @property
+    def exact_available(self) -> bool:
+        """True where the exact automaton MPS (bond d^W) is offered (d^W <= EXACT_MAX_STATES)."""
+        return self.d**self.width <= EXACT_MAX_STATES
+
+    def check_memory(self, max_memory=None) -> int:
+        """The exact MPS's memory check where it is offered; 0 otherwise (it is never built)."""
+        return super().check_memory(max_memory) if self.exact_available else 0
+
+    def _automaton_entries(self) -> int:
+        d, r, N = self.d, self.range, self.n_sites
+        return sum(d ** (min(i, r) + 1) for i in range(min(r, N))) + max(0, N - r) * d ** (r + 1)
+
+    def local_energy(self, i: int, windows: np.ndarray) -> np.ndarray:
+        """Energy terms of site i (its site term and its bonds to the sites above and to the left)."""
+        c, r = divmod(i, self.width)
+        x = windows[:, -1]
+        e = self.site[c, r, x]
+        if r > 0:
+            e = e + self.vertical[c, r - 1, windows[:, -2], x]
+        if c > 0:
+            e = e + self.horizontal[c - 1, r, windows[:, -1 - self.width], x]
+        return e
+
+    def _build(self):
+        if not self.exact_available:
+            raise ValueError(f"the exact MPS of a width-{self.width} grid has bond {self.d}^{self.width} > "
+                             f"{EXACT_MAX_STATES}; use model.proposal(chi) with Metropolis-Hastings")
+        auto, self._windows = finite_range(self.n_sites, self.d, self.range,
+                                           lambda i, w: -self.beta * self.local_energy(i, w))
+        return auto
+
+    def _exact_observables(self) -> dict:
+        auto = self.automaton
+        tables = [self.local_energy(i, w).reshape(auto.transition[i].shape) for i, w in enumerate(self._windows)]
+        e1, e2 = auto.local_moments(tables)
+        N = self.n_sites
+        return {"log_z": self.log_z(), "energy_per_site": e1 / N, "specific_heat_per_site": self.beta**2 * (e2 - e1**2) / N}
+
+    # ---- Monte Carlo ----------------------------------------------------------------------------
+    def proposal(self, chi: int = 16, **options):
+        """The column-by-column boundary-MPS proposal of bond chi (tnddm.mcmc.boundary.BoundaryProposal)."""
+        from ..mcmc.boundary import BoundaryProposal
+
+        return BoundaryProposal(self, chi, **options)
+
+    def site_log_weights(self) -> np.ndarray:
+        """(L, W, d) array -beta site[c, r, x]."""
+        return -self.beta * self.site
+
+
+class IsingGrid(Grid2D):
+    """Ising model on an open L x W grid: E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i, s = 2x - 1.
+
+    Arguments:
+        length, width: L columns of W sites.
+        beta: inverse temperature.
+        J: uniform coupling (J > 0 ferromagnet, J < 0 antiferromagnet); with disorder = 'pm_j' each
+           bond gets J * (+1 or -1) with equal probability (Edwards-Anderson), drawn with disorder_seed.
+        h: uniform field.
+        J_vertical (L, W-1), J_horizontal (L-1, W), fields (L, W): explicit couplings and fields
+           (override J, disorder and h).
+    """
+
+    kind = "ising_grid"
+
+    def __init__(self, length, width, beta, J=1.0, h=0.0, disorder="none", disorder_seed=0,
+                 J_vertical=None, J_horizontal=None, fields=None):
+        L, W = check_size(length, "length"), check_size(width, "width")
+        if disorder not in DISORDER:
+            raise ValueError(f"disorder must be one of {DISORDER}; got {disorder!r}")
+        J, h = float(J), float(h)
+        rng = np.random.default_rng(disorder_seed)
+        signs = (lambda shape: rng.choice([-1.0, 1.0], size=shape)) if disorder == "pm_j" else (lambda shape: np.ones(shape))
+        Jv = J * signs((L, W - 1)) if J_vertical is None else np.asarray(J_vertical, dtype=float)
+        Jh = J * signs((L - 1, W)) if J_horizontal is None else np.asarray(J_horizontal, dtype=float)
+        hf = np.full((L, W), h) if fields is None else np.asarray(fields, dtype=float)
+        for name, a, shape in (("J_vertical", Jv, (L, W - 1)), ("J_horizontal", Jh, (L - 1, W)), ("fields", hf, (L, W))):
+            if a.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}; got {a.shape}")
+        s = np.array([-1.0, 1.0])
+        ss = np.outer(s, s)
+        super().__init__(-hf[:, :, None] * s, -Jv[:, :, None, None] * ss, -Jh[:, :, None, None] * ss, beta)
+        self.J_vertical, self.J_horizontal, self.fields = Jv, Jh, hf
+        self._spec = {"length": L, "width": W, "beta": self.beta, "J": J, "h": h, "disorder": disorder,
+                      "disorder_seed": int(disorder_seed)}
+
+    def statistics(self, X) -> dict:
+        """Per sample: energy, energy per site, magnetisation m = mean s, |m|, m^2 and m^4 (Binder cumulant)."""
+        X = self._configs(X)
+        e = self.energy(X)
+        m = (2.0 * X - 1).mean(axis=1)
+        return {"energy": e, "energy_per_site": e / self.n_sites, "magnetisation": m, "abs_magnetisation": np.abs(m),
+                "m2": m**2, "m4": m**4}
+
+    def _exact_observables(self) -> dict:
+        out = super()._exact_observables()
+        auto = self.automaton
+        spin = [(2.0 * w[:, -1] - 1).reshape(auto.transition[i].shape) for i, w in enumerate(self._windows)]
+        m1, m2 = auto.local_moments(spin)
+        out.update(magnetisation=m1 / self.n_sites, m2=m2 / self.n_sites**2)
+        return out
+
+    def _params(self):
+        return dict(self._spec)
+
+
+class PottsGrid(Grid2D):
+    """q-state Potts model on an open L x W grid: E = -J sum_<ij> [x_i == x_j].
+
+    Arguments: length, width, q (>= 2 states), beta, J.
+    """
+
+    kind = "potts_grid"
+
+    def __init__(self, length, width, q, beta, J=1.0):
+        L, W, q = check_size(length, "length"), check_size(width, "width"), check_size(q, "q", 2)
+        eq = -float(J) * np.eye(q)
+        super().__init__(np.zeros((L, W, q)), np.broadcast_to(eq, (L, max(W - 1, 0), q, q)),
+                         np.broadcast_to(eq, (max(L - 1, 0), W, q, q)), beta)
+        self.J = float(J)
+
+    def statistics(self, X) -> dict:
+        X = self._configs(X)
+        e = self.energy(X)
+        counts = np.stack([(X == a).mean(axis=1) for a in range(self.d)], axis=1)
+        return {"energy": e, "energy_per_site": e / self.n_sites,
+                "order_parameter": (self.d * counts.max(axis=1) - 1) / (self.d - 1)}
+
+    def _params(self):
+        return {"length": self.length, "width": self.width, "q": self.d, "beta": self.beta, "J": self.J}
+
+
+def binder_cumulant(m2, m4) -> tuple[float, float]:
+    """U_4 = 1 - <m^4> / (3 <m^2>^2) and its delta-method standard error from per-sample m^2, m^4
+    (independent samples; for a chain pass the per-walker block means)."""
+    m2, m4 = np.asarray(m2, dtype=float).ravel(), np.asarray(m4, dtype=float).ravel()
+    a, b = m2.mean(), m4.mean()
+    u = 1.0 - b / (3.0 * a**2)
+    grad = np.array([2.0 * b / (3.0 * a**3), -1.0 / (3.0 * a**2)])
+    cov = np.cov(np.stack([m2, m4])) / m2.size
+    return float(u), float(np.sqrt(max(grad @ cov @ grad, 0.0)))
