@@ -22,8 +22,15 @@ def _steps(text) -> list[int]:
 @click.command()
 @card_argument
 @click.option("--sampler", default=None, help="euler, tau_leaping, tau_leaping_ordinal, exponential_euler, tweedie, masked, "
-              "theta_trapezoidal, uniformization, first_hitting, exact_kernel; with --noise gaussian: ddpm, ode, "
+              "theta_trapezoidal, uniformization, first_hitting, exact_kernel; or module:function, a user kernel "
+              "kernel(t, s, X) -> (n, N, d_out) or a factory f(diffusion) returning one (a kernel with a `times` "
+              "attribute brings its own grid); with --noise gaussian: ddpm, ode, "
               "euler_maruyama, rademacher, accel-sde, accel-ode [card: validate.sampler].")
+@click.option("--samples", "samples_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Score outside samples instead of a sampler: an .npz/.h5 file with an array 'samples' (n, N) "
+                   "(TV/KL/chi-square on enumerable sizes; mean log P vs -H and statistics tests at any size).")
+@click.option("--alpha", type=float, default=1e-3, show_default=True,
+              help="With --samples: significance level of the pass/fail verdict (Bonferroni over the tests).")
 @click.option("--steps", default=None, help="Number of steps, or a comma-separated list for a convergence scan [card: validate.steps].")
 @click.option("-T", "--T", "T", type=float, default=None, help="Start time T of the reverse process [card: validate.T, else 3].")
 @click.option("--delta", type=float, default=None, help="Early stopping time delta [card: validate.delta, else 0].")
@@ -38,13 +45,17 @@ def _steps(text) -> list[int]:
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the metrics against the number of steps.")
 @set_option
 @json_option
-def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, n_paths, seed, plot, overrides, as_json):
+def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kind, n_samples, n_paths, seed, plot, overrides,
+            as_json):
     """Measure an approximate sampler against the exact process of CARD's model.
 
     Enumerable models (d_out^N <= 16384): the sampler's exact output law (KL both ways, TV) and
     exact path KL. Larger models: Monte Carlo path KL in both directions with standard errors
     (KL(exact || sampler) split into total correlation and per-site KL, product-form samplers) and
     TV of the histograms of the model's statistics against exact samples.
+
+    With --samples FILE: score samples from any sampler against the exact model (exit code 0 whether
+    they pass or not; the verdict is printed and in the JSON under "passed").
     """
     from ..lattice import from_spec
     from ..validate import ExactOracle, histogram_tv, output_law, path_kl_exact, path_kl_exact_paths, sample, time_grid
@@ -54,6 +65,9 @@ def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, n_paths
         raise ValueError(f"--paths must be a non-negative integer; got {n_paths}")
     card = resolve_card(card, overrides)
     opts = card.get("validate", {})
+    if samples_file is not None:
+        _score_file(card, samples_file, alpha, seed, as_json)
+        return
     sampler = sampler or opts.get("sampler", "euler")
     step_list = _steps(steps if steps is not None else opts.get("steps", 32))
     T = float(T if T is not None else opts.get("T", 3.0))
@@ -71,29 +85,37 @@ def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, n_paths
         return
     noise = make_noise(card.get("noise", {"kind": "flip"}), d=model.d)
     ddm = Diffusion(model.mps(), noise)
-    enumerable = noise.d_out**model.n_sites <= 2**14
+    enumerable = model.d**model.n_sites <= 2**14 and noise.d_out**model.n_sites <= 3**10
+    label = sampler
+    own_grid = None
+    if ":" in str(sampler):
+        sampler = load_kernel(sampler, ddm)
+        own_grid = getattr(sampler, "times", None)
+        if own_grid is not None:
+            step_list = [len(own_grid) - 1]
+    product = callable(sampler) or sampler in PRODUCT_SAMPLERS
     rows = []
     for k in step_list:
         oracle = ExactOracle(ddm)
-        times = time_grid(k, T, grid, delta)
+        times = np.asarray(own_grid, dtype=float) if own_grid is not None else time_grid(k, T, grid, delta)
         row = {"steps": k}
-        if enumerable and sampler in PRODUCT_SAMPLERS + ("theta_trapezoidal",):
+        if enumerable and (product or sampler == "theta_trapezoidal"):
             law = output_law(sampler, oracle, ddm, times)
             path = path_kl_exact(sampler, oracle, ddm, times)
             row.update(kl_exact_sampler=law["kl_exact_sampler"], kl_sampler_exact=law["kl_sampler_exact"], tv=law["tv"],
                        path_kl=path["kl_sampler_exact"], path_kl_reverse=path["kl_exact_sampler"])
         else:
-            res = sample(sampler, oracle, n_samples, times, seed=seed, keep_path=sampler in PRODUCT_SAMPLERS)
+            res = sample(sampler, oracle, n_samples, times, seed=seed, keep_path=product)
             ref, _ = model.sample(n_samples, seed=seed + 1)
             ok = res.samples.max() < model.d
             if ok:
                 for name, vals in model.statistics(res.samples).items():
                     row[f"tv_{name}"] = histogram_tv(vals, model.statistics(ref)[name])
             row["unfinished_fraction"] = float(np.mean(np.any(res.samples >= model.d, axis=1)))
-            if res.log_q is not None and res.path is not None:
+            if res.log_q is not None and res.path is not None and np.isfinite(times[0]):
                 diff = res.log_q - ddm.log_path_prob(res.path, res.times)
                 row.update(path_kl=float(diff.mean()), path_kl_stderr=float(diff.std(ddof=1) / np.sqrt(len(diff))))
-            if sampler in PRODUCT_SAMPLERS and n_paths > 0:
+            if product and n_paths > 0 and np.isfinite(times[0]):
                 rev = path_kl_exact_paths((sampler,), oracle, ddm, times, n_paths, seed=seed + 2,
                                           coupling="independent_steps")[sampler]
                 row.update(path_kl_reverse=rev["kl"], path_kl_reverse_stderr=rev["stderr"],
@@ -102,10 +124,10 @@ def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, n_paths
             row["score_evaluations"] = res.score_evaluations
             row.update({k2: v for k2, v in res.counters.items()})
         rows.append(row)
-    summary = {"model": card["model"]["kind"], "n_sites": model.n_sites, "noise": noise.to_dict()["kind"], "sampler": sampler,
-               "T": T, "delta": delta, "grid": grid, "exact_metrics": bool(enumerable), "results": rows}
+    summary = {"model": card["model"]["kind"], "n_sites": model.n_sites, "noise": noise.to_dict()["kind"], "sampler": label,
+               "T": float(times[0]) if own_grid is not None else T, "delta": delta, "grid": grid, "exact_metrics": bool(enumerable), "results": rows}
     if plot:
-        _plot(rows, sampler, plot)
+        _plot(rows, label, plot)
         summary["plot"] = plot
     if as_json:
         emit_summary(summary, True)
@@ -113,6 +135,63 @@ def command(card, sampler, steps, T, delta, grid, noise_kind, n_samples, n_paths
         emit_summary({k: v for k, v in summary.items() if k != "results"}, False)
         for row in rows:
             click.echo("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
+def load_kernel(spec: str, diffusion):
+    """Import `module:function` (module may be a path to a .py file); a one-argument callable is a factory
+    called with the Diffusion, a kernel(t, s, X) is used as it is."""
+    import importlib
+    import importlib.util
+    import inspect
+    from pathlib import Path
+
+    module_name, _, attr = str(spec).rpartition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--sampler must be a built-in name or module:function; got {spec!r}")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ValueError(f"--sampler: no such file {module_name!r}")
+            mspec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(mspec)
+            mspec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--sampler: cannot import {module_name!r} ({exc})") from None
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise ValueError(f"--sampler: {module_name!r} has no callable {attr!r}")
+    try:
+        n_params = len(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        n_params = 3
+    if n_params == 1:
+        fn = fn(diffusion)
+        if not callable(fn):
+            raise ValueError(f"--sampler: the factory {spec!r} must return a kernel(t, s, X)")
+    return fn
+
+
+def _score_file(card, path, alpha, seed, as_json):
+    """--samples: score_samples of the file's 'samples' array against the card's exact model."""
+    from ..io import load_samples
+    from ..lattice import from_spec
+    from ..validate import score_samples
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"--alpha must lie in (0, 1); got {alpha}")
+    data = load_samples(path)
+    if "samples" not in data:
+        raise ValueError(f"--samples: {path} has no array 'samples' (found {sorted(k for k in data if k != 'metadata')})")
+    model = from_spec(card["model"])
+    rep = score_samples(model, data["samples"], seed=seed)
+    if as_json:
+        emit_summary({"model": card["model"]["kind"], "samples": str(path), "alpha": alpha, "passed": rep.passed(alpha),
+                      "pvalues": rep.pvalues(), **rep.to_dict()}, True)
+    else:
+        click.echo(rep.report(alpha))
 
 
 def _gaussian_rows(model, sampler, step_list, n, seed, delta):

@@ -88,7 +88,7 @@ def time_of_kappa(noise: Noise, k) -> float:
         hi *= 2.0
         if hi > 1e12:
             raise ValueError(f"kappa = {k} is not reached by the noise schedule")
-    return float(brentq(lambda u: noise.sigma(u) - target, 0.0, hi, xtol=1e-15, rtol=4e-16))
+    return float(brentq(lambda u: noise.sigma(u) - target, 0.0, hi, xtol=1e-15, rtol=1e-15))
 
 
 def tilt_table(noise: Noise, t, s: float = 0.0, d_in: int | None = None, kappa_value=None) -> np.ndarray:
@@ -168,7 +168,7 @@ class PosteriorOracle:
         """The tnddm time t with kappa_t = k."""
         return time_of_kappa(self.noise, k)
 
-    def data_posterior(self, Y, t=None, *, kappa=None, pad: bool = False) -> np.ndarray:
+    def data_posterior(self, Y, t=None, *, kappa=None, pad: bool = False, impossible: str = "raise") -> np.ndarray:
         """p(x_0^i = b | x_t = Y) = marginals of P_0(x) prod_i K_t[y_i, x_i] / P_t(y), shape (n, N, d).
 
         Args:
@@ -176,7 +176,11 @@ class PosteriorOracle:
             t: tnddm time in [0, inf] (give t or kappa).
             kappa: flow_matching's kappa_t in [0, 1] instead of t (Mask and Flip noise).
             pad: return shape (n, N, d_out) with zeros on the extra (mask) states.
+            impossible: what rows Y of probability zero get: "raise" (a ValueError) or "uniform"
+                (the uniform law on the data states; what a solver that reached such a state needs).
         """
+        if impossible not in ("raise", "uniform"):
+            raise ValueError(f"impossible must be 'raise' or 'uniform'; got {impossible!r}")
         if (t is None) == (kappa is None):
             raise ValueError("give exactly one of t and kappa")
         if kappa is not None:
@@ -191,7 +195,7 @@ class PosteriorOracle:
             table = tilt_table(self.noise, None, 0.0, self.d, kappa_value=kappa)
         else:
             table = tilt_table(self.noise, t, 0.0, self.d)
-        out = self._marginals(self.diffusion.model, Y, table)
+        out = self._marginals(self.diffusion.model, Y, table, impossible)
         if pad and self.d_out > self.d:
             out = np.concatenate([out, np.zeros(out.shape[:2] + (self.d_out - self.d,))], axis=2)
         return out
@@ -213,7 +217,7 @@ class PosteriorOracle:
             return self.data_posterior(Y, t, pad=True)
         return self._marginals(self.diffusion.marginal(s), Y, tilt_table(self.noise, t, s, self.d_out))
 
-    def _marginals(self, P, Y, table):
+    def _marginals(self, P, Y, table, impossible="raise"):
         self.evaluations += 1
         Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
         out = np.empty(Y.shape + (table.shape[1],))
@@ -224,8 +228,9 @@ class PosteriorOracle:
             m = np.clip(vals * w, 0.0, None)
             norm = m.sum(axis=2, keepdims=True)
             bad = np.flatnonzero(~np.all(norm[:, :, 0] > 0, axis=1))
-            if bad.size:
+            if bad.size and impossible == "raise":
                 raise ValueError(f"Y rows {(a + bad[:10]).tolist()} have probability zero at this time: "
                                  "their posterior is undefined")
+            m[bad], norm[bad] = 1.0, table.shape[1]
             out[a : a + self.batch_size] = m / norm
         return out
