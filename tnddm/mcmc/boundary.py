@@ -33,6 +33,7 @@ import numpy as np
 
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
+from ._boundary_kernel import draw_columns, pack_environments
 
 FLOOR = 1e-12  # conditionals are floored at this fraction of their largest entry (full support)
 
@@ -69,6 +70,7 @@ class BoundaryProposal:
         self.logH = -model.beta * model.horizontal    # (L-1, W, d, d)
         self.a = model.site_log_weights()             # (L, W, d)
         self.envs = self.environments(self.a, progress=progress)
+        self._packed = pack_environments(self.envs)
 
     @property
     def bond_dims(self) -> list[int]:
@@ -105,63 +107,22 @@ class BoundaryProposal:
             envs[c - 1] = svd_truncation(right_canonical(cores), self.chi)
         return envs
 
-    # ---- one column -----------------------------------------------------------------------------
-    def _column(self, c, env, a_col, rng, forced):
-        """Draw (or evaluate, if forced) column c for every walker; returns (x (n, W), log q (n,)).
+    # ---- all columns (compiled kernel) ------------------------------------------------------
+    def _run(self, n, envs, a, rng=None, forced=None, packed=None):
+        """Draw (or evaluate, if forced (n, N)) all columns left to right; returns (X (n, N), log q (n,)).
 
-        a_col: (n, W, d) site log-weights of the column including the couplings to prev.
+        envs: environments for site log-weights a (L, W, d); packed: their pack_environments.
         """
-        n, W, d = a_col.shape[0], self.W, self.d
-        w = np.exp(a_col - a_col.max(axis=2, keepdims=True))
-        V = [None] + [np.exp(self.logV[c, r - 1]) for r in range(1, W)]
-        R = [None] * (W + 1)
-        R[W] = np.ones((n, d, 1))
-        for r in range(W - 1, -1, -1):
-            G = env[r]  # (chi_l, d, chi_r)
-            T = np.matmul(R[r + 1].transpose(1, 0, 2), G.transpose(1, 2, 0)).transpose(1, 0, 2)  # (n, d, chi_l)
-            T *= w[:, r, :, None]
-            Rr = np.einsum("ax,nxb->nab", V[r], T) if r > 0 else T.sum(axis=1, keepdims=True)
-            scale = np.abs(Rr).reshape(n, -1).max(axis=1)
-            R[r] = Rr / np.where(scale > 0, scale, 1.0)[:, None, None]
-        x = np.empty((n, W), dtype=np.int64)
-        logq = np.zeros(n)
-        Lv = np.ones((n, 1))
-        rows = np.arange(n)
-        for r in range(W):
-            G = env[r]
-            M = np.matmul(Lv[None], G.transpose(1, 0, 2)).transpose(1, 0, 2)  # (n, d, chi_r)
-            Rn = R[r + 1] if r < W - 1 else np.ones((n, d, 1))
-            u = np.einsum("nxb,nxb->nx", M, Rn) * w[:, r]
-            if r > 0:
-                u = u * V[r][x[:, r - 1]]
-            top = u.max(axis=1, keepdims=True)
-            u = np.maximum(u, self.floor * np.where(top > 0, top, 0.0))
-            u = np.where(u.sum(axis=1, keepdims=True) > 0, u, 1.0)
-            p = u / u.sum(axis=1, keepdims=True)
-            if forced is None:
-                cdf = np.cumsum(p, axis=1)
-                xr = np.minimum((rng.random(n)[:, None] > cdf).sum(axis=1), d - 1)
-            else:
-                xr = forced[:, r]
-            x[:, r] = xr
-            logq += np.log(p[rows, xr])
-            Lv = M[rows, xr]
-            scale = np.abs(Lv).max(axis=1)
-            Lv = Lv / np.where(scale > 0, scale, 1.0)[:, None]
-        return x, logq
-
-    def _run(self, n, envs, a, rng=None, forced=None):
-        """All columns left to right; a: (n, L, W, d) or (L, W, d) site log-weights."""
-        a = np.broadcast_to(a, (n, self.L, self.W, self.d))
-        X = np.empty((n, self.L, self.W), dtype=np.int64)
-        logq = np.zeros(n)
-        for c in range(self.L):
-            a_col = np.array(a[:, c])
-            if c > 0:
-                a_col += self.logH[c - 1][np.arange(self.W)[None, :], X[:, c - 1]]  # (n, W, d): H(prev, x)
-            X[:, c], lq = self._column(c, envs[c], a_col, rng, None if forced is None else forced[:, c])
-            logq += lq
-        return X.reshape(n, -1), logq
+        data, offsets, shapes, chi = pack_environments(envs) if packed is None else packed
+        V = np.exp(self.logV - self.logV.max(axis=(2, 3), keepdims=True)) if self.W > 1 else np.ones((self.L, 0, self.d, self.d))
+        X = np.empty((n, self.n_sites), dtype=np.int64)
+        logq = np.empty(n)
+        use_forced = forced is not None
+        F = np.ascontiguousarray(forced, dtype=np.int64).reshape(n, -1) if use_forced else np.zeros((1, 1), np.int64)
+        U = rng.random((n, self.n_sites)) if not use_forced else np.zeros((1, 1))
+        draw_columns(data, offsets, shapes, chi, np.ascontiguousarray(a, dtype=float), V,
+                     np.ascontiguousarray(self.logH, dtype=float), U, F, use_forced, self.floor, X, logq)
+        return X, logq
 
     # ---- the proposal contract ------------------------------------------------------------------
     def sample(self, n: int, seed=None):
@@ -169,12 +130,12 @@ class BoundaryProposal:
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be >= 1; got {n}")
-        return self._run(n, self.envs, self.a, rng=as_generator(seed))
+        return self._run(n, self.envs, self.a, rng=as_generator(seed), packed=self._packed)
 
     def log_prob(self, X) -> np.ndarray:
         """Exact log q(X) of given configurations (n, N)."""
         X = self.model._configs(X)
-        return self._run(X.shape[0], self.envs, self.a, forced=X.reshape(-1, self.L, self.W))[1]
+        return self._run(X.shape[0], self.envs, self.a, forced=X, packed=self._packed)[1]
 
     def tilted(self, log_tilts, seed=None, forced=None):
         """Draws (or forced evaluations) of q for pi(x) prod_i tilt_i(x_i), one walker per row of
@@ -189,7 +150,7 @@ class BoundaryProposal:
         for k in range(n):
             a = self.a + log_tilts[k].reshape(self.L, self.W, self.d)
             envs = self.environments(a)
-            fk = None if forced is None else np.asarray(forced[k]).reshape(1, self.L, self.W)
+            fk = None if forced is None else np.asarray(forced[k]).reshape(1, -1)
             X[k], logq[k] = (v[0] for v in self._run(1, envs, a, rng=rng, forced=fk))
         return X, logq
 
@@ -209,7 +170,7 @@ class BoundaryProposal:
             envs = self.environments(a)
             xk, lk = self._run(1, envs, a, rng=rng)
             Xn[k], lq_new[k] = xk[0], lk[0]
-            lq_old[k] = self._run(1, envs, a, forced=X[k].reshape(1, self.L, self.W))[1][0]
+            lq_old[k] = self._run(1, envs, a, forced=X[k].reshape(1, -1))[1][0]
         idx = np.arange(self.n_sites)
         log_noise_new = tilts[np.arange(n)[:, None], idx[None, :], Xn].sum(axis=1)
         log_noise_old = tilts[np.arange(n)[:, None], idx[None, :], X].sum(axis=1)

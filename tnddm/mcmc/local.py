@@ -33,7 +33,8 @@ from .chain import Chain, record_observables
 
 # ---- kernels ------------------------------------------------------------------------------------
 @numba.njit(cache=True)
-def _metropolis_kernel(S, nbr, deg, beta, J, h, n_moves, seed):
+def _metropolis_kernel(S, nbr, deg, beta, Jn, hs, n_moves, seed):
+    """Jn[i, k]: coupling of site i to its k-th neighbour; hs[i]: field of site i."""
     np.random.seed(seed)
     n_w, N = S.shape
     acc = np.zeros(n_w)
@@ -41,10 +42,10 @@ def _metropolis_kernel(S, nbr, deg, beta, J, h, n_moves, seed):
         a = 0
         for _ in range(n_moves):
             i = np.random.randint(N)
-            loc = 0.0
+            loc = hs[i]
             for k in range(deg[i]):
-                loc += S[w, nbr[i, k]]
-            dE = 2.0 * S[w, i] * (J * loc + h)
+                loc += Jn[i, k] * S[w, nbr[i, k]]
+            dE = 2.0 * S[w, i] * loc
             if dE <= 0.0 or np.random.random() < np.exp(-beta * dE):
                 S[w, i] = -S[w, i]
                 a += 1
@@ -154,15 +155,34 @@ class IsingGeometry:
             fill[j] += 1
         self.neighbours, self.degree = nbr, deg.astype(np.int64)
 
+    def neighbour_couplings(self, J_edges) -> np.ndarray:
+        """(N, max degree) couplings Jn[i, k] of site i to neighbours[i, k], from one J per edge (in edges order)."""
+        J_edges = np.broadcast_to(np.asarray(J_edges, dtype=float), (len(self.edges),))
+        lookup = {}
+        for (i, j), Jij in zip(self.edges, J_edges):
+            lookup[(int(i), int(j))] = lookup[(int(j), int(i))] = float(Jij)
+        Jn = np.zeros(self.neighbours.shape)
+        for i in range(self.n_sites):
+            for k in range(self.degree[i]):
+                Jn[i, k] = lookup[(i, int(self.neighbours[i, k]))]
+        return Jn
+
     @classmethod
     def from_model(cls, model) -> "IsingGeometry":
-        """Geometry of a tnddm.lattice Ising model (IsingChain, IsingCylinder or IsingStrip)."""
+        """Geometry of a tnddm.lattice Ising model (IsingChain, IsingCylinder, IsingStrip or IsingGrid)."""
         name = type(model).__name__
         if name == "IsingChain":
             return cls(model.n_sites, 1, False)
-        if name in ("IsingCylinder", "IsingStrip"):
+        if name in ("IsingCylinder", "IsingStrip", "IsingGrid"):
             return cls(model.length, model.width, name == "IsingCylinder")
-        raise ValueError(f"model must be an IsingChain, IsingCylinder or IsingStrip; got {name}")
+        raise ValueError(f"model must be an IsingChain, IsingCylinder, IsingStrip or IsingGrid; got {name}")
+
+    def grid_couplings(self, model) -> tuple[np.ndarray, np.ndarray]:
+        """(J per edge, h per site) of an IsingGrid on this geometry (bond (n, n+1): J_vertical, (n, n+W): J_horizontal)."""
+        W = self.width
+        J = np.array([model.J_vertical[divmod(int(i), W)] if j == i + 1 else model.J_horizontal[divmod(int(i), W)]
+                      for i, j in self.edges])
+        return J, model.fields.ravel()
 
     def energy(self, X, J: float = 1.0, h: float = 0.0) -> np.ndarray:
         """E = -J sum_<ij> s_i s_j - h sum_i s_i for configurations X in {0, 1}."""
@@ -211,9 +231,16 @@ def _run(kernel_step, X, n_steps, burn_in, observables, rng, progress, desc, inf
 
 
 def _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables):
+    """(geometry, beta, J, h, S, observables, Jn, hs): Jn / hs the per-neighbour couplings and per-site fields
+    (uniform J and h, or an IsingGrid's own)."""
+    grid = None
     if not isinstance(geometry, IsingGeometry):
         model = geometry
         geometry = IsingGeometry.from_model(model)
+        if type(model).__name__ == "IsingGrid":
+            if J is not None or h is not None:
+                raise ValueError("an IsingGrid carries its own couplings and fields; do not pass J or h")
+            grid = geometry.grid_couplings(model)
         beta = model.beta if beta is None else beta
         J = getattr(model, "J", 1.0) if J is None else J
         h = getattr(model, "h", 0.0) if h is None else h
@@ -235,22 +262,28 @@ def _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables):
     S = (2 * X - 1).astype(np.int8)
     if observables is None:
         observables = lambda Z: geometry.statistics(Z, J, h)  # noqa: E731
-    return geometry, beta, J, h, S, observables
+    J_edges, hs = grid if grid is not None else (J, np.full(geometry.n_sites, h))
+    uniform = grid is None or (np.all(J_edges == J_edges[0]) and np.all(hs == hs[0]))
+    if grid is not None and uniform:
+        J, h = float(J_edges[0]), float(hs[0])
+    Jn = geometry.neighbour_couplings(J_edges)
+    return geometry, beta, J if uniform else None, h if uniform else None, S, observables, Jn, np.asarray(hs, dtype=float)
 
 
 def ising_metropolis(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=None, h=None, sweeps_per_step: int = 1,
                      initial=None, seed=None, observables=None, burn_in: int = 0, progress: bool = False) -> Chain:
-    """Single-spin Metropolis for Ising on an IsingGeometry (or a tnddm.lattice Ising model).
+    """Single-spin Metropolis for Ising on an IsingGeometry (or a tnddm.lattice Ising model, IsingGrid
+    with bond-dependent couplings included).
 
     Each recorded step is sweeps_per_step * N single-site attempts per walker; accepted holds the
     fraction of accepted flips. Default start: independent uniform spins (use burn_in).
     """
     rng = as_generator(seed)
-    geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
+    geo, beta, J, h, S, observables, Jn, hs = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
     n_moves = check_nonnegative_int(sweeps_per_step, "sweeps_per_step") * geo.n_sites
 
     def step(s):
-        return _metropolis_kernel(S, geo.neighbours, geo.degree, beta, J, h, n_moves, s), lambda: (S + 1) // 2
+        return _metropolis_kernel(S, geo.neighbours, geo.degree, beta, Jn, hs, n_moves, s), lambda: (S + 1) // 2
 
     return _run(step, S, n_steps, burn_in, observables, rng, progress, "metropolis",
                 {"beta": beta, "J": J, "h": h, "sweeps_per_step": sweeps_per_step})
@@ -264,7 +297,9 @@ def ising_wolff(geometry, n_steps: int, n_walkers: int = 64, beta=None, J=None, 
     flipped clusters; info['mean_cluster_size'] the mean cluster size over the run.
     """
     rng = as_generator(seed)
-    geo, beta, J, h, S, observables = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
+    geo, beta, J, h, S, observables, _, _ = _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables)
+    if J is None:
+        raise ValueError("Wolff updates need uniform couplings and fields (a ferro- or antiferromagnet)")
     n_cl = check_nonnegative_int(clusters_per_step, "clusters_per_step")
     sizes = []
 
