@@ -1,16 +1,32 @@
-"""Monte Carlo with diffusion proposals: acceptance and autocorrelation time against T.
+"""Monte Carlo with tensor-network proposals: which proposal, which move, which T, checked against exact values.
 
-Reproduces the study of the paper: for the Fredkin chain (c in {0.4, 0.5, 0.6}, N = 64) and the
-Ising cylinder (8 x 16 at beta in {0.3, beta_c, 0.6}), proposals are the exact model MPS
-truncated to bond chi in {4, 8, 16} (tnddm.mcmc.truncate, lumped: a valid distribution with
-exact log-probabilities covering the target). For each proposal, connected moves (noise for
-time T, denoise exactly) at several T and disconnected moves (independent proposals) are run,
-and the acceptance, the integrated autocorrelation time of the energy (Ising) or area (Fredkin), in MH steps, and the
-effective samples per second are written as a table (table.md, results.json) and plots
-(<system>.png) in the output folder.
+For the Fredkin chain (N = 64, c in {0.4, 0.5, 0.6}) and the Ising cylinder (8 x 16 at beta in
+{0.3, beta_c, 0.6}) the exact model MPS is truncated to bond chi by three methods
+(tnddm.mcmc.truncate: 'lump', 'svd', 'born') and used as the Metropolis-Hastings proposal:
 
-    python examples/mcmc_study.py OUT_DIR            # the full study (minutes)
-    python examples/mcmc_study.py OUT_DIR --quick    # reduced sizes, under a minute
+- disconnected moves (independent proposals) for every method at every chi (equal chi: a fair
+  comparison of the methods);
+- connected moves (noise for a time T, denoise exactly) at a few T and with T = 'auto' (adapted
+  during burn-in towards acceptance 0.4, then frozen), for the Born and the lumped proposal at the
+  smallest chi (where T matters most).
+
+Every chain starts from exact samples of the model and burns in automatically (until split
+R-hat < 1.01 and at least 50 tau recorded, tnddm.mcmc.MetropolisHastings.run), within a step and
+time budget per row: a probe of --probe-seconds first; a row whose probe converged is done, a row
+whose probe accepted fewer than --min-acceptance of its moves stops there (not converged), any
+other row runs afresh with the full --max-seconds. Each row reports the estimate of the main observable (energy for Ising, area
+for Fredkin) with its standard error beside the exact value (tnddm.mcmc.exact_reference) and its
+z-score, the largest |z| over all recorded observables, tau with its error bar, split R-hat,
+records / tau, acceptance and ESS per second. A row whose chain did not converge is marked
+'not converged': its estimate, z and ESS/s are not reported (they are kept, flagged, in
+results.json for diagnosis only).
+
+Outputs in OUT_DIR: table.md (one table per system), results.json, and one PNG per system
+(acceptance and tau against chi for disconnected moves, against T for connected moves).
+
+    python examples/mcmc_study.py docs/mcmc_study                      # full study (about 20 minutes on 2 busy cores)
+    python examples/mcmc_study.py OUT_DIR --quick                      # small systems, under a minute
+    python examples/mcmc_study.py OUT_DIR --only ising_betac --max-seconds 20
 """
 from __future__ import annotations
 
@@ -23,66 +39,229 @@ from pathlib import Path
 import numpy as np
 
 from tnddm.lattice import Fredkin, IsingCylinder
-from tnddm.mcmc import plot_scan, scan_T, truncate
+from tnddm.mcmc import MetropolisHastings, Move, exact_reference, truncate
 
 BETA_C = math.log(1 + math.sqrt(2)) / 2
+METHODS = ("lump", "svd", "born")
+CONNECTED_METHODS = ("born", "lump")  # proposals whose connected moves are scanned in T
+MAIN_OBSERVABLE = {"fredkin": "area", "ising_cylinder": "energy"}
 
 
 def systems(quick: bool):
+    """(name, model, chis) of the study."""
     if quick:
-        return [("fredkin_c0.4", Fredkin(n_sites=16, c=0.4)), ("fredkin_c0.6", Fredkin(n_sites=16, c=0.6)),
-                ("ising_betac", IsingCylinder(length=6, width=3, beta=BETA_C, J=1.0, h=0.0))]
-    out = [(f"fredkin_c{c}", Fredkin(n_sites=64, c=c)) for c in (0.4, 0.5, 0.6)]
+        return [("fredkin_c0.4", Fredkin(n_sites=16, c=0.4), (2, 4)),
+                ("fredkin_c0.6", Fredkin(n_sites=16, c=0.6), (2, 4)),
+                ("ising_betac", IsingCylinder(length=6, width=3, beta=BETA_C, J=1.0, h=0.0), (2, 4))]
+    out = [(f"fredkin_c{c}", Fredkin(n_sites=64, c=c), (4, 8, 16)) for c in (0.4, 0.5, 0.6)]
     for name, beta in (("0.3", 0.3), ("c", BETA_C), ("0.6", 0.6)):
-        out.append((f"ising_beta{name}", IsingCylinder(length=16, width=8, beta=beta, J=1.0, h=0.0)))
+        out.append((f"ising_beta{name}", IsingCylinder(length=16, width=8, beta=beta, J=1.0, h=0.0), (8, 16, 32)))
     return out
+
+
+def run_row(model, proposal, move: Move, exact: dict, observable: str, args, seeds) -> dict:
+    """One row: a chain with automatic burn-in from exact samples, its estimate, diagnostics and exact comparison.
+
+    A probe of args.probe_seconds runs first; if it has converged it is the row, if its acceptance
+    is below args.min_acceptance the row stops there (not converged: 50 tau would take far more
+    than the budget), otherwise a fresh chain runs with the full budget args.max_seconds.
+    """
+    mh = MetropolisHastings(model, proposal, moves=[move])
+
+    def chain_of(seconds):
+        return mh.run(args.steps, args.walkers, initial="exact", seed=next(seeds), burn_in="auto",
+                      max_steps=args.max_steps, max_seconds=seconds)
+
+    def ok(chain):  # every observable converged (R-hat < 1.01, >= 50 tau) on at least args.steps records
+        return chain.converged and chain.n_steps >= args.steps
+
+    try:
+        chain, probe = chain_of(args.probe_seconds), True
+    except ValueError as exc:  # exact samples outside the proposal's support: MH would not be ergodic
+        if "zero target or proposal probability" not in str(exc):
+            raise
+        return {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else
+                                                                           float(move.T)),
+                "T": None if move.kind == "disconnected" or move.adaptive else float(move.T),
+                "acceptance": None, "burn_in": 0, "recorded": 0, "converged": False, "observable": observable,
+                "stop": "proposal misses the support", "exact": exact[observable][0], "ess_per_second": None,
+                "max_rhat": None, "min_records_per_tau": None}
+    if not ok(chain) and chain.acceptance() >= args.min_acceptance:
+        chain, probe = chain_of(args.max_seconds), False
+    summary = chain.summary(exact=exact)
+    s = summary[observable]
+    converged = ok(chain)
+    T = None if move.kind == "disconnected" else (
+        next(iter(chain.info["T"].values())) if move.adaptive else float(move.T))
+    stop = chain.info["stop"] if converged or not probe else f"acceptance < {args.min_acceptance:g} in the probe"
+    row = {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else T),
+           "T": T, "acceptance": chain.acceptance(), "burn_in": chain.burn_in, "recorded": chain.n_steps,
+           "walkers": chain.n_walkers, "seconds": chain.seconds, "stop": stop, "probe_only": probe,
+           "converged": converged, "observable": observable, "tau": s["tau"], "tau_stderr": s["tau_stderr"],
+           "rhat": s["rhat"], "records_per_tau": s["records_per_tau"],
+           "max_rhat": max(v["rhat"] for v in summary.values()),
+           "min_records_per_tau": min(v["records_per_tau"] for v in summary.values()),
+           "not_converged": sorted(k for k, v in summary.items() if not v["converged"]),
+           # estimates of a chain that did not converge are kept for diagnosis, never reported as results
+           "mean": s["mean"], "stderr": s["stderr"], "exact": s.get("exact"), "z": s.get("z"),
+           "max_abs_z": max(abs(v["z"]) for v in summary.values() if "z" in v),
+           "observables": {k: {key: v[key] for key in ("mean", "stderr", "tau", "tau_stderr", "rhat", "records_per_tau",
+                                                       "converged", "exact", "z") if key in v}
+                           for k, v in summary.items()},
+           "ess": s["ess"],
+           "ess_per_second": s["ess"] / max(chain.seconds, 1e-12) if converged else None}
+    return row
+
+
+HEADER = ("| proposal | chi | move | T | acceptance | burn-in / recorded | {obs} (mean ± stderr) | exact | z | "
+          "max abs z (all obs.) | tau (steps) | R-hat | records / tau | ESS/s | converged |")
+
+
+def format_row(r: dict) -> str:
+    if r["acceptance"] is None:  # the proposal misses part of the target's support
+        T = "-" if r["kind"] == "disconnected" else str(r["T_setting"])
+        return (f"| {r['method']} | {r['chi']} | {r['kind']} | {T} | - | - | not converged | {r['exact']:.6g} | - | - | - | "
+                f"- | - | - | no: {r['stop']} |")
+    T = "-" if r["kind"] == "disconnected" else (f"auto → {r['T']:.3g}" if r["T_setting"] == "auto" else f"{r['T']:g}")
+    common = f"| {r['method']} | {r['chi']} | {r['kind']} | {T} | {r['acceptance']:.3f} | {r['burn_in']} / {r['recorded']} |"
+    rhat = f"{r['max_rhat']:.4f}"
+    rpt = f"{r['min_records_per_tau']:.0f}"
+    if not r["converged"]:
+        return common + f" not converged | {r['exact']:.6g} | - | - | - | {rhat} | {rpt} | - | no: {r['stop']} |"
+    return (common + f" {r['mean']:.6g} ± {r['stderr']:.2g} | {r['exact']:.6g} | {r['z']:+.2f} | {r['max_abs_z']:.2f} | "
+            f"{r['tau']:.3g} ± {r['tau_stderr']:.2g} | {rhat} | {rpt} | {r['ess_per_second']:.3g} | yes |")
+
+
+def plot_system(rows: list, path: Path, title: str, chis) -> None:
+    """2 x 2 panels: acceptance and tau against chi (disconnected) and against T (connected)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    colours = {m: f"C{k}" for k, m in enumerate(METHODS)}
+    rows = [r for r in rows if r["acceptance"] is not None]  # proposals that miss the support have no chain
+    for m in METHODS:
+        disc = sorted((r for r in rows if r["method"] == m and r["kind"] == "disconnected"), key=lambda r: r["chi"])
+        if disc:
+            axes[0, 0].plot([r["chi"] for r in disc], [r["acceptance"] for r in disc], "o-", color=colours[m], label=m)
+            ok = [r for r in disc if r["converged"]]
+            if ok:
+                axes[0, 1].errorbar([r["chi"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
+                                    fmt="o-", color=colours[m], capsize=3, label=m)
+        conn = sorted((r for r in rows if r["method"] == m and r["kind"] == "connected" and r["T_setting"] != "auto"),
+                      key=lambda r: r["T"])
+        auto = [r for r in rows if r["method"] == m and r["T_setting"] == "auto"]
+        if conn:
+            chi = conn[0]["chi"]
+            axes[1, 0].plot([r["T"] for r in conn], [r["acceptance"] for r in conn], "o-", color=colours[m],
+                            label=f"{m} χ={chi}")
+            ok = [r for r in conn if r["converged"]]
+            if ok:
+                axes[1, 1].errorbar([r["T"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
+                                    fmt="o-", color=colours[m], capsize=3, label=f"{m} χ={chi}")
+            for r in auto:
+                axes[1, 0].plot([r["T"]], [r["acceptance"]], "*", ms=13, color=colours[m], label=f"{m} T=auto")
+                if r["converged"]:
+                    axes[1, 1].errorbar([r["T"]], [r["tau"]], yerr=[r["tau_stderr"]], fmt="*", ms=13, color=colours[m],
+                                        capsize=3, label=f"{m} T=auto")
+            same = [r for r in rows if r["method"] == m and r["kind"] == "disconnected" and r["chi"] == chi]
+            for r in same:
+                axes[1, 0].axhline(r["acceptance"], ls="--", color=colours[m], lw=1, label=f"{m} disconnected")
+                if r["converged"]:
+                    axes[1, 1].axhline(r["tau"], ls="--", color=colours[m], lw=1, label=f"{m} disconnected")
+    axes[0, 0].set(xlabel="proposal bond dimension χ", ylabel="acceptance (fraction of moves)", xscale="log",
+                   ylim=(-0.02, 1.02), title="disconnected moves")
+    axes[0, 1].set(xlabel="proposal bond dimension χ", ylabel="τ_int (MH steps), converged chains", xscale="log",
+                   yscale="log", title="disconnected moves")
+    axes[1, 0].set(xlabel="diffusion time T (units of 1 / flip rate)", ylabel="acceptance (fraction of moves)",
+                   xscale="log", ylim=(-0.02, 1.02), title="connected moves")
+    axes[1, 1].set(xlabel="diffusion time T (units of 1 / flip rate)", ylabel="τ_int (MH steps), converged chains",
+                   xscale="log", yscale="log", title="connected moves")
+    for ax in axes[0]:
+        ax.set_xticks(list(chis))
+        ax.set_xticklabels([str(c) for c in chis])
+        ax.minorticks_off()
+    for ax in axes.ravel():
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no converged chain", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", help="output folder for table.md, results.json and the PNG plots")
-    ap.add_argument("--quick", action="store_true", help="small systems and short chains (under a minute)")
-    ap.add_argument("--steps", type=int, default=None, help="recorded MH steps per chain")
-    ap.add_argument("--walkers", type=int, default=None, help="walkers per chain")
+    ap.add_argument("--quick", action="store_true", help="small systems and short budgets (under a minute)")
+    ap.add_argument("--steps", type=int, default=None, help="minimum recorded MH steps per chain (100; quick 20)")
+    ap.add_argument("--walkers", type=int, default=None, help="walkers per chain (16; quick 8)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="time budget per row (full 25 s; quick 0.5 s)")
+    ap.add_argument("--probe-seconds", type=float, default=None, help="budget of the probe run of each row (full 4 s; quick 0.3 s)")
+    ap.add_argument("--min-acceptance", type=float, default=0.01,
+                    help="rows whose probe accepts less than this are not run further (default 0.01)")
+    ap.add_argument("--max-steps", type=int, default=None, help="step budget per row (full 20000; quick 400)")
+    ap.add_argument("--T", type=str, default=None, help="comma list of fixed T for connected moves (0.05,0.2,1; quick 0.05,0.5)")
+    ap.add_argument("--only", type=str, default=None, help="comma list of system names to run (default: all)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    chis = (2, 4) if args.quick else (4, 8, 16)
-    Ts = (0.05, 0.3, 1.5) if args.quick else (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
-    steps = args.steps or (40 if args.quick else 400)
-    walkers = args.walkers or (16 if args.quick else 64)
-    burn_in = steps // 10
-    results, lines = [], ["| system | chi | scheme | T | acceptance | observable | tau | ESS/s | mean |",
-                          "|---|---|---|---|---|---|---|---|---|"]
-    seeds = iter(np.random.SeedSequence(args.seed).spawn(1000))
+    args.steps = args.steps or (20 if args.quick else 100)
+    args.walkers = args.walkers or (8 if args.quick else 16)
+    args.max_seconds = args.max_seconds or (0.5 if args.quick else 25.0)
+    args.probe_seconds = min(args.probe_seconds or (0.3 if args.quick else 4.0), args.max_seconds)
+    args.max_steps = args.max_steps or (400 if args.quick else 20_000)
+    Ts = [float(t) for t in (args.T or ("0.05,0.5" if args.quick else "0.05,0.2,1")).split(",")]
+    chosen = systems(args.quick)
+    if args.only:
+        names = args.only.split(",")
+        unknown = sorted(set(names) - {n for n, _, _ in chosen})
+        if unknown:
+            raise SystemExit(f"--only: unknown systems {unknown}; have {[n for n, _, _ in chosen]}")
+        chosen = [s for s in chosen if s[0] in names]
+    seeds = iter(np.random.SeedSequence(args.seed).spawn(10_000))
     start = time.perf_counter()
-    for name, model in systems(args.quick):
-        observable = "area" if "area" in model.statistics(model.sample(1, seed=0)[0]) else "energy"
-        exact = model.mps()
-        plot_rows = []
-        for chi in chis:
-            P = truncate(exact, chi)
-            rows = []
-            for scheme in ("connected", "disconnected"):
-                rows += scan_T(model, P, Ts, scheme, n_steps=steps, n_walkers=walkers, observable=observable,
-                               seed=next(seeds), burn_in=burn_in)
-            for r in rows:
-                r.pop("chain")
-                r.update(system=name, chi=chi, group=f"chi={chi}")
-                T_text = "-" if np.isnan(r["T"]) else f"{r['T']:g}"
-                lines.append(f"| {name} | {chi} | {r['scheme']} | {T_text} | {r['acceptance']:.3f} | {observable} | {r['tau']:.3g} | "
-                             f"{r['ess_per_second']:.3g} | {r['mean']:.5g} ± {r['stderr']:.2g} |")
-                print(lines[-1], flush=True)
-            results += rows
-            plot_rows += rows
-        plot_scan(plot_rows, out / f"{name}.png", title=f"{name}: acceptance and tau of the {observable}")
-    (out / "table.md").write_text("\n".join(lines) + "\n")
+    results, sections = [], []
+    for name, model, chis in chosen:
+        observable = MAIN_OBSERVABLE[model.kind]
+        exact = exact_reference(model)
+        E = model.mps()
+        low = chis[0]  # connected moves: the cheapest proposals, where T matters most
+        rows = []
+        lines = [f"### {name}", "", HEADER.format(obs=observable), "|" + "---|" * HEADER.count(" | ") + "---|"]
+        plan = [(m, chi, Move("disconnected")) for m in METHODS for chi in chis]
+        plan += [(m, low, Move("connected", 1.0, T)) for m in CONNECTED_METHODS for T in Ts + ["auto"]]
+        proposals = {}
+        for method, chi, move in plan:
+            if (method, chi) not in proposals:
+                proposals[method, chi] = truncate(E, chi, method=method)
+            r = run_row(model, proposals[method, chi], move, exact, observable, args, seeds)
+            r.update(system=name, method=method, chi=chi)
+            rows.append(r)
+            lines.append(format_row(r))
+            print(f"[{time.perf_counter() - start:7.1f} s] {name} {lines[-1]}", flush=True)
+        plot_system(rows, out / f"{name}.png", f"{name}: acceptance and τ of the {observable}, {args.walkers} walkers", chis)
+        sections.append("\n".join(lines))
+        results += rows
+    seconds = time.perf_counter() - start
+    ok = [r for r in results if r["converged"]]
+    worst = max(ok, key=lambda r: r["max_abs_z"], default=None)
+    footer = (f"{len(ok)} of {len(results)} rows converged; largest |z| over all observables of the converged rows: "
+              + (f"{worst['max_abs_z']:.2f} ({worst['system']}, {worst['method']} χ = {worst['chi']}, {worst['kind']})"
+                 if worst else "-") + f"; total {seconds / 60:.1f} min.")
+    (out / "table.md").write_text("\n\n".join(sections) + "\n\n" + footer + "\n")
     (out / "results.json").write_text(json.dumps(
-        {"chis": chis, "T": Ts, "steps": steps, "walkers": walkers, "burn_in": burn_in, "seed": args.seed,
-         "seconds": time.perf_counter() - start, "rows": results}, indent=1, default=float))
-    print(f"wrote {out / 'table.md'}, {out / 'results.json'} and {len(systems(args.quick))} plots "
-          f"in {time.perf_counter() - start:.1f} s")
+        {"T": Ts, "min_steps": args.steps, "walkers": args.walkers, "max_seconds": args.max_seconds,
+         "max_steps": args.max_steps, "probe_seconds": args.probe_seconds, "min_acceptance": args.min_acceptance,
+         "seed": args.seed, "quick": args.quick, "seconds": seconds, "rows": results},
+        indent=1, default=float))
+    print(footer)
+    print(f"wrote {out / 'table.md'}, {out / 'results.json'} and {len(chosen)} plots")
     return results
 
 
