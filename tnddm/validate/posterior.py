@@ -218,19 +218,27 @@ class PosteriorOracle:
         return self._marginals(self.diffusion.marginal(s), Y, tilt_table(self.noise, t, s, self.d_out))
 
     def _marginals(self, P, Y, table, impossible="raise"):
+        """Tilted marginals for each row of Y; repeated rows (common for solvers) are computed once."""
         self.evaluations += 1
         Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
+        if Y.shape[0] > 1 and self.n_sites * np.log2(self.d_out) < 62:  # rows as integers: a fast unique
+            codes = Y @ (self.d_out ** np.arange(self.n_sites - 1, -1, -1, dtype=np.int64))
+            _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
+            if first.size < Y.shape[0]:
+                return self._unique_marginals(P, Y[first], table, impossible)[np.asarray(inv).reshape(-1)]
+        return self._unique_marginals(P, Y, table, impossible)
+
+    def _unique_marginals(self, P, Y, table, impossible):
         out = np.empty(Y.shape + (table.shape[1],))
         for a in range(0, Y.shape[0], self.batch_size):
-            tilts = table[Y[a : a + self.batch_size]]
-            w = tilts
+            w = table[Y[a : a + self.batch_size]]
             vals, _, _ = P._all_site_values(w, w)
             m = np.clip(vals * w, 0.0, None)
             norm = m.sum(axis=2, keepdims=True)
             bad = np.flatnonzero(~np.all(norm[:, :, 0] > 0, axis=1))
             if bad.size and impossible == "raise":
-                raise ValueError(f"Y rows {(a + bad[:10]).tolist()} have probability zero at this time: "
-                                 "their posterior is undefined")
+                raise ValueError(f"Y holds configurations of probability zero at this time (e.g. "
+                                 f"{Y[a + bad[0]].tolist()}): their posterior is undefined")
             m[bad], norm[bad] = 1.0, table.shape[1]
             out[a : a + self.batch_size] = m / norm
         return out
