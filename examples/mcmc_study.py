@@ -194,6 +194,26 @@ def plot_system(rows: list, path: Path, title: str, chis) -> None:
     plt.close(fig)
 
 
+def render(out: Path, results: list, walkers: int, seconds: float) -> str:
+    """table.md (one table per system and a footer) and one PNG per system; returns the footer."""
+    sections = []
+    for name in dict.fromkeys(r["system"] for r in results):
+        rows = [r for r in results if r["system"] == name]
+        observable = rows[0]["observable"]
+        lines = [f"### {name}", "", HEADER.format(obs=observable), "|" + "---|" * HEADER.count(" | ") + "---|"]
+        lines += [format_row(r) for r in rows]
+        sections.append("\n".join(lines))
+        chis = rows[0].get("chis") or sorted({r["chi"] for r in rows})
+        plot_system(rows, out / f"{name}.png", f"{name}: acceptance and τ of the {observable}, {walkers} walkers", chis)
+    ok = [r for r in results if r["converged"]]
+    worst = max(ok, key=lambda r: r["max_abs_z"], default=None)
+    footer = (f"{len(ok)} of {len(results)} rows converged; largest |z| over all observables of the converged rows: "
+              + (f"{worst['max_abs_z']:.2f} ({worst['system']}, {worst['method']} χ = {worst['chi']}, {worst['kind']})"
+                 if worst else "-") + f"; total {seconds / 60:.1f} min.")
+    (out / "table.md").write_text("\n\n".join(sections) + "\n\n" + footer + "\n")
+    return footer
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", help="output folder for table.md, results.json and the PNG plots")
@@ -208,6 +228,7 @@ def main(argv=None):
     ap.add_argument("--T", type=str, default=None, help="comma list of fixed T for connected moves (0.05,0.2,1; quick 0.05,0.5)")
     ap.add_argument("--only", type=str, default=None, help="comma list of system names to run (default: all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--render", action="store_true", help="rewrite table.md and the plots from OUT_DIR/results.json")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,16 +245,18 @@ def main(argv=None):
         if unknown:
             raise SystemExit(f"--only: unknown systems {unknown}; have {[n for n, _, _ in chosen]}")
         chosen = [s for s in chosen if s[0] in names]
+    if args.render:  # table and plots again from an existing results.json, without running chains
+        data = json.loads((out / "results.json").read_text())
+        render(out, data["rows"], data["walkers"], data["seconds"])
+        return data["rows"]
     seeds = iter(np.random.SeedSequence(args.seed).spawn(10_000))
     start = time.perf_counter()
-    results, sections = [], []
+    results = []
     for name, model, chis in chosen:
         observable = MAIN_OBSERVABLE[model.kind]
         exact = exact_reference(model)
         E = model.mps()
         low = chis[0]  # connected moves: the cheapest proposals, where T matters most
-        rows = []
-        lines = [f"### {name}", "", HEADER.format(obs=observable), "|" + "---|" * HEADER.count(" | ") + "---|"]
         plan = [(m, chi, Move("disconnected")) for m in METHODS for chi in chis]
         plan += [(m, low, Move("connected", 1.0, T)) for m in CONNECTED_METHODS for T in Ts + ["auto"]]
         proposals = {}
@@ -241,27 +264,17 @@ def main(argv=None):
             if (method, chi) not in proposals:
                 proposals[method, chi] = truncate(E, chi, method=method)
             r = run_row(model, proposals[method, chi], move, exact, observable, args, seeds)
-            r.update(system=name, method=method, chi=chi)
-            rows.append(r)
-            lines.append(format_row(r))
-            print(f"[{time.perf_counter() - start:7.1f} s] {name} {lines[-1]}", flush=True)
-        plot_system(rows, out / f"{name}.png", f"{name}: acceptance and τ of the {observable}, {args.walkers} walkers", chis)
-        sections.append("\n".join(lines))
-        results += rows
+            r.update(system=name, method=method, chi=chi, chis=list(chis))
+            results.append(r)
+            print(f"[{time.perf_counter() - start:7.1f} s] {name} {format_row(r)}", flush=True)
     seconds = time.perf_counter() - start
-    ok = [r for r in results if r["converged"]]
-    worst = max(ok, key=lambda r: r["max_abs_z"], default=None)
-    footer = (f"{len(ok)} of {len(results)} rows converged; largest |z| over all observables of the converged rows: "
-              + (f"{worst['max_abs_z']:.2f} ({worst['system']}, {worst['method']} χ = {worst['chi']}, {worst['kind']})"
-                 if worst else "-") + f"; total {seconds / 60:.1f} min.")
-    (out / "table.md").write_text("\n\n".join(sections) + "\n\n" + footer + "\n")
     (out / "results.json").write_text(json.dumps(
         {"T": Ts, "min_steps": args.steps, "walkers": args.walkers, "max_seconds": args.max_seconds,
          "max_steps": args.max_steps, "probe_seconds": args.probe_seconds, "min_acceptance": args.min_acceptance,
-         "seed": args.seed, "quick": args.quick, "seconds": seconds, "rows": results},
-        indent=1, default=float))
+         "seed": args.seed, "quick": args.quick, "seconds": seconds, "rows": results}, indent=1, default=float))
+    footer = render(out, results, args.walkers, seconds)
     print(footer)
-    print(f"wrote {out / 'table.md'}, {out / 'results.json'} and {len(chosen)} plots")
+    print(f"wrote {out / 'table.md'}, {out / 'results.json'} and the plots in {out}")
     return results
 
 
