@@ -134,14 +134,14 @@ def score_samples(model, samples, *, statistics=None, n_reference: int | None = 
     """Test samples from any sampler against the exact model (see the module docstring for the formulas).
 
     Args:
-        model: a tnddm lattice model (exact MPS, statistics and exact observables) or a probability MPS.
-        samples: configurations (n, N), integer states 0..d-1, n >= 2 (assumed independent).
-        statistics: callable X -> {name: values (n,)}; default the model's statistics (for an MPS: the
+        model (LatticeModel | MPSBase): a tnddm lattice model (exact MPS, statistics and exact observables) or a probability MPS.
+        samples (array): configurations (n, N), integer states 0..d-1, n >= 2 (assumed independent).
+        statistics (callable): X -> {name: values (n,)}; default the model's statistics (for an MPS: the
             mean state per configuration).
-        n_reference: number of exact reference samples (default max(n, 10000)).
-        seed: seed of the reference and floor samples.
-        max_states: largest d^N for which the empirical-law metrics and the chi-square test are computed.
-        n_floor: number of exact samples of size n that set the TV / KL noise floor.
+        n_reference (int): number of exact reference samples (default max(n, 10000)).
+        seed (int | Generator): seed of the reference and floor samples.
+        max_states (int): largest d^N for which the empirical-law metrics and the chi-square test are computed.
+        n_floor (int): number of exact samples of size n that set the TV / KL noise floor.
     Returns:
         SampleReport with passed(alpha) and report().
     """

@@ -106,9 +106,9 @@ class ExactProcess:
     whole: metrics walk their rows `chunk` at a time (memory O(chunk * d_out^N) per step).
 
     Args:
-        diffusion: the tnddm.Diffusion.
-        max_states: cap on the number of states of the output law, d^N (data states).
-        max_process_states: cap on the states of the noised process, d_out^N (each step costs O(d_out^(2N))).
+        diffusion (Diffusion): the tnddm.Diffusion.
+        max_states (int): cap on the number of states of the output law, d^N (data states).
+        max_process_states (int): cap on the states of the noised process, d_out^N (each step costs O(d_out^(2N))).
     """
 
     def __init__(self, diffusion: Diffusion, max_states: int = 2**14, max_process_states: int = 3**10):
@@ -165,7 +165,7 @@ class ExactProcess:
         return self.diffusion.noise.propagator(t, s)[self.states[idx]] > 0
 
     def reverse_block(self, t, s, idx, sites) -> np.ndarray:
-        """B[idx][:, cols] on the product of per-site supports `sites` (columns from _block_columns)."""
+        """B[idx, cols] on the product of per-site supports `sites` (columns from _block_columns)."""
         ps, pt = self.law(s), self.law(t)
         cols = _block_columns(sites, self.diffusion.d_out)
         live = pt[idx] > 0
@@ -260,12 +260,13 @@ def output_law(name, oracle, diffusion: Diffusion, times, start="prior", theta=0
     probability.
 
     Args:
-        name: a sampler in PRODUCT_SAMPLERS, "theta_trapezoidal", or a user kernel(t, s, X) -> (n, N, d_out).
-        oracle: the score oracle (None: the ExactOracle of `diffusion`; a user kernel needs none).
-        diffusion: the exact process.
-        times: decreasing grid t_0 > ... > t_K (t_0 = inf allowed for start="prior").
-        start: "prior" (the noise's stationary law) or "exact" (P_{t_0}).
-        max_states: cap on the output law's states d^N; max_process_states: cap on d_out^N.
+        name (str | callable): a sampler in PRODUCT_SAMPLERS, "theta_trapezoidal", or a user kernel(t, s, X) -> (n, N, d_out).
+        oracle (ScoreOracle | None): the score oracle (None: the ExactOracle of `diffusion`; a user kernel needs none).
+        diffusion (Diffusion): the exact process.
+        times (array): decreasing grid t_0 > ... > t_K (t_0 = inf allowed for start="prior").
+        start (str): "prior" (the noise's stationary law) or "exact" (P_{t_0}).
+        max_states (int): cap on the output law's states d^N.
+        max_process_states (int): cap on the noised process's states d_out^N.
     Returns:
         dict with law, exact, kl_exact_sampler, kl_sampler_exact, tv.
     """

@@ -44,8 +44,8 @@ def kappa(noise: Noise, t) -> float:
     """Mixture weight kappa_t of Mask or Flip noise (see module docstring); t in [0, inf].
 
     Args:
-        noise: a tnddm.noise.Mask or tnddm.noise.Flip.
-        t: tnddm time (inf gives 0).
+        noise (Noise): a tnddm.noise.Mask or tnddm.noise.Flip.
+        t (float): tnddm time (inf gives 0).
     """
     t = _check_t(t)
     return _kappa_of_dsigma(noise, _dsigma(noise, t, 0.0) if t > 0 else 0.0)
@@ -63,9 +63,9 @@ def time_of_kappa(noise: Noise, k) -> float:
     """The tnddm time t with kappa_t = k (inverse of `kappa`): 0 at k = 1, inf at k = 0.
 
     Args:
-        noise: a Mask or Flip noise; its schedule's sigma is inverted (closed form for Constant,
+        noise (Noise): a Mask or Flip noise; its schedule's sigma is inverted (closed form for Constant,
             else root finding, sigma being non-decreasing).
-        k: mixture weight in [0, 1].
+        k (float): mixture weight in [0, 1].
     """
     try:
         k = float(k)
@@ -100,10 +100,11 @@ def tilt_table(noise: Noise, t, s: float = 0.0, d_in: int | None = None, kappa_v
     rows of ones, the stationary limit). A row of zeros means y cannot be observed.
 
     Args:
-        noise: the noise process.
-        t, s: times with 0 <= s <= t <= inf.
-        d_in: number of states x of the tilted law (noise.d at s = 0, else noise.d_out).
-        kappa_value: the mixture weight kappa_{t|s} itself instead of t (Mask and Flip only).
+        noise (Noise): the noise process.
+        t (float): time of the observation, 0 <= s <= t <= inf.
+        s (float): earlier time.
+        d_in (int): number of states x of the tilted law (noise.d at s = 0, else noise.d_out).
+        kappa_value (float): the mixture weight kappa_{t|s} itself instead of t (Mask and Flip only).
     """
     d_out = noise.d_out
     d_in = (noise.d if s == 0 else d_out) if d_in is None else int(d_in)
@@ -147,8 +148,8 @@ class PosteriorOracle:
     Both for t in [0, inf], from one pair of sweeps per batch (rows processed `batch_size` at a time).
 
     Args:
-        diffusion: the tnddm.Diffusion (model P_0 and noise).
-        batch_size: rows per sweep (memory n * N * chi per batch).
+        diffusion (Diffusion): the tnddm.Diffusion (model P_0 and noise).
+        batch_size (int): rows per sweep (memory n * N * chi per batch).
     """
 
     def __init__(self, diffusion: Diffusion, batch_size: int = 4096):
@@ -172,11 +173,11 @@ class PosteriorOracle:
         """p(x_0^i = b | x_t = Y) = marginals of P_0(x) prod_i K_t[y_i, x_i] / P_t(y), shape (n, N, d).
 
         Args:
-            Y: observed configurations (n, N) over the noise's d_out states.
-            t: tnddm time in [0, inf] (give t or kappa).
-            kappa: flow_matching's kappa_t in [0, 1] instead of t (Mask and Flip noise).
-            pad: return shape (n, N, d_out) with zeros on the extra (mask) states.
-            impossible: what rows Y of probability zero get: "raise" (a ValueError) or "uniform"
+            Y (array): observed configurations (n, N) over the noise's d_out states.
+            t (float): tnddm time in [0, inf] (give t or kappa).
+            kappa (float): flow_matching's kappa_t in [0, 1] instead of t (Mask and Flip noise).
+            pad (bool): return shape (n, N, d_out) with zeros on the extra (mask) states.
+            impossible (str): what rows Y of probability zero get: "raise" (a ValueError) or "uniform"
                 (the uniform law on the data states; what a solver that reached such a state needs).
         """
         if impossible not in ("raise", "uniform"):
@@ -204,9 +205,9 @@ class PosteriorOracle:
         """p(x_s^i = b | x_t = Y) for 0 <= s <= t <= inf, shape (n, N, d_out).
 
         Args:
-            Y: observed configurations (n, N) at time t.
-            t: time of the observation (inf allowed).
-            s: earlier time (finite).
+            Y (array): observed configurations (n, N) at time t.
+            t (float): time of the observation (inf allowed).
+            s (float): earlier time (finite).
         """
         t, s = _check_t(t, "t"), _check_t(s, "s")
         if s > t:

@@ -109,12 +109,14 @@ def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: di
     """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s.
 
     Args:
-        name: a name in PRODUCT_SAMPLERS, or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product
+        name (str | callable): a name in PRODUCT_SAMPLERS, or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product
             form: q(x' | x) = prod_i q[., i, x'_i]); its output is checked, the oracle is not used.
-        oracle: the score oracle of the built-in samplers (None allowed for a user kernel).
-        t, s: the step t -> s < t.
-        X: states at time t, (n, N).
-        score: the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
+        oracle (ScoreOracle | None): the score oracle of the built-in samplers (None allowed for a user kernel).
+        t (float): start of the step t -> s.
+        s (float): end of the step, s < t.
+        X (array): states at time t, (n, N).
+        counters (dict | None): event counters (Euler clip events).
+        score (array | None): the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
     """
     X = np.asarray(X)
     if callable(name):
