@@ -131,3 +131,20 @@ def test_metropolis_on_an_edwards_anderson_grid_matches_enumeration():
     assert abs(s["mean"] - exact) < 4 * s["stderr"]
     with pytest.raises(ValueError, match="uniform couplings"):
         ising_wolff(m, 10, 2)
+
+
+@pytest.mark.parametrize("method, per_record", [("metropolis", 1), ("wolff", 2)])
+def test_compiled_series_match_enumeration(method, per_record):
+    """ising_series (the fair baselines: whole runs in numba) against the enumerated energy; Wolff on a ferromagnet,
+    Metropolis on an Edwards-Anderson instance with fields."""
+    from tnddm.lattice import IsingGrid
+    from tnddm.mcmc import stats
+    from tnddm.mcmc.local import ising_series
+
+    m = IsingGrid(3, 3, 0.6) if method == "wolff" else IsingGrid(3, 3, 0.6, h=0.2, disorder="pm_j", disorder_seed=2)
+    X = all_configs(9, 2)
+    p = np.exp(m.log_prob(X))
+    r = ising_series(m, method, 20000, per_record, 100, seed=1)
+    for name, values in (("energy", m.energy(X)), ("magnetisation", (2 * X - 1).mean(axis=1))):
+        s = stats.summarize(r[name])
+        assert abs(s["mean"] - p @ values) < 4 * s["stderr"], (name, s["mean"], p @ values)

@@ -230,7 +230,9 @@ def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init,
     head = {"model": card["model"]["kind"], "n_sites": P.n_sites, "estimator": estimator,
             "proposal": (f"boundary MPS, chi_b = {chi_boundary}" if proposal_file == "tn" else proposal_file)
             or (f"{truncation} truncation, chi = {chi}" if chi else "exact MPS"),
-            "proposal_bond": bond}
+            "proposal_bond": bond,
+            "exact_values": ("beside each estimate" if reference else "none: the model has no exact MPS at this size")
+            if exact else "not requested (--no-exact)"}
 
     if estimator == "is":
         res = importance_sampling(model, P, n_samples, seed=seed, exact=reference)

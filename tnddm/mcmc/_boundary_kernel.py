@@ -3,7 +3,7 @@
 Per sample and column c: a right pass R_r(a, alpha) = sum_x V(a, x) w_r(x) sum_beta G_r[alpha, x, beta]
 R_{r+1}(x, beta) over the rows, then a left pass drawing x_r from
 u(x) = V(x_{r-1}, x) w_r(x) sum_beta (Lv G_r[:, x, :])_beta R_{r+1}(x, beta), floored and normalised;
-w_r(x) = exp(a[c, r, x] + log H(x_{c-1,r}, x)). Cost O(W d chi^2) per column and sample.
+w_r(x) = exp(a[c, r, x] + log H(x_{c-1,r}, x)) (tabulated by site_tables). Cost O(W d chi^2) per column and sample.
 The environment cores of all (c, r) are packed in one flat array (pack_environments).
 """
 from __future__ import annotations
@@ -28,11 +28,20 @@ def pack_environments(envs):
     return np.concatenate(parts), offsets, shapes, chi
 
 
+def site_tables(a, logH):
+    """w[c, r, p, x] = exp(a[c, r, x] + log H(p, x) - max_x) (p: the drawn x_{c-1,r}; p = 0 for c = 0)."""
+    L, W, d = a.shape
+    t = np.repeat(a[:, :, None, :], d, axis=2)
+    if L > 1:
+        t[1:] += logH
+    return np.exp(t - t.max(axis=3, keepdims=True))
+
+
 @njit(cache=True, parallel=True)
-def draw_columns(data, offsets, shapes, chi, a, V, H, uniforms, forced, use_forced, floor, X, logq):
-    """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations)."""
+def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced, floor, X, logq):
+    """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations); wt = site_tables."""
     n = X.shape[0]
-    L, W, d = a.shape[0], a.shape[1], a.shape[2]
+    L, W, d = wt.shape[0], wt.shape[1], wt.shape[3]
     for s in prange(n):
         R = np.zeros((W + 1, d, chi))
         T = np.zeros((d, chi))
@@ -43,16 +52,9 @@ def draw_columns(data, offsets, shapes, chi, a, V, H, uniforms, forced, use_forc
         total = 0.0
         for c in range(L):
             for r in range(W):  # site weights with the couplings to the drawn column c - 1
-                top = -1e300
+                p = X[s, (c - 1) * W + r] if c > 0 else 0
                 for x in range(d):
-                    v = a[c, r, x]
-                    if c > 0:
-                        v += H[c - 1, r, X[s, (c - 1) * W + r], x]
-                    w[r, x] = v
-                    if v > top:
-                        top = v
-                for x in range(d):
-                    w[r, x] = np.exp(w[r, x] - top)
+                    w[r, x] = wt[c, r, p, x]
             for x in range(d):
                 R[W, x, 0] = 1.0
             for r in range(W - 1, -1, -1):  # right sums within the column

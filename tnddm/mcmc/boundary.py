@@ -33,7 +33,7 @@ import numpy as np
 
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
-from ._boundary_kernel import draw_columns, pack_environments
+from ._boundary_kernel import draw_columns, pack_environments, site_tables
 
 FLOOR = 1e-12  # conditionals are floored at this fraction of their largest entry (full support)
 
@@ -120,8 +120,8 @@ class BoundaryProposal:
         use_forced = forced is not None
         F = np.ascontiguousarray(forced, dtype=np.int64).reshape(n, -1) if use_forced else np.zeros((1, 1), np.int64)
         U = rng.random((n, self.n_sites)) if not use_forced else np.zeros((1, 1))
-        draw_columns(data, offsets, shapes, chi, np.ascontiguousarray(a, dtype=float), V,
-                     np.ascontiguousarray(self.logH, dtype=float), U, F, use_forced, self.floor, X, logq)
+        wt = site_tables(np.asarray(a, dtype=float), self.logH)
+        draw_columns(data, offsets, shapes, chi, wt, V, U, F, use_forced, self.floor, X, logq)
         return X, logq
 
     # ---- the proposal contract ------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""Monte Carlo beyond exact sizes: boundary-MPS proposals against Wolff and single-spin Metropolis.
+
+    python examples/boundary_study.py OUT [--quick] [--budget SECONDS]
+
+Systems: the Ising strip L x L at beta_c (L = 32, 64, 128) and a +-J Edwards-Anderson 32 x 32
+instance at beta = 1 (disorder seed 1). For every boundary bond chi_b: the time to build the
+environments, and a Metropolis-Hastings chain of independent (disconnected) proposals with
+automatic burn-in: acceptance, tau of the energy (with its error), ESS per second (only for
+converged chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
+error bars. Baselines, measured as their users run them: Wolff (ferromagnet only) recording once
+per sweep of about N flipped spins (clusters per record = N / mean cluster size from a pilot), and
+single-spin Metropolis recording once per sweep of N attempts; both compiled (numba), one
+independent chain per core on the same 2 cores as the proposal chains (run in two processes;
+ESS/s adds the two chains). Writes OUT/table.md, OUT/results.json and OUT/*.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from tnddm.lattice import BETA_C, IsingGrid, binder_cumulant
+from tnddm.mcmc import Chain, MetropolisHastings
+from tnddm.mcmc.local import ising_series, ising_wolff
+
+FULL = [("ising", 32, BETA_C, (2, 4, 8, 16)), ("ising", 64, BETA_C, (4, 8, 16)), ("ising", 128, BETA_C, (4, 8)),
+        ("ea", 32, 1.0, (2, 4, 8, 16))]
+QUICK = [("ising", 8, BETA_C, (1, 2)), ("ea", 8, 1.0, (1, 2))]
+
+
+def make_model(kind, L, beta):
+    return IsingGrid(L, L, beta) if kind == "ising" else IsingGrid(L, L, beta, disorder="pm_j", disorder_seed=1)
+
+
+def observables(model):
+    def obs(X):
+        m = (2.0 * X - 1).mean(axis=1)
+        return {"energy": model.energy(X), "m2": m**2, "m4": m**4}
+
+    return obs
+
+
+def binder(m2, m4, n_bins=16):
+    """U_4 and its error from per-walker batch means (batches of one walker are longer than tau)."""
+    steps = m2.shape[0] // n_bins * n_bins
+    b2 = m2[:steps].reshape(n_bins, -1, m2.shape[1]).mean(axis=1).ravel()
+    b4 = m4[:steps].reshape(n_bins, -1, m4.shape[1]).mean(axis=1).ravel()
+    return binder_cumulant(b2, b4)
+
+
+def summarise(chain, model, seconds, acceptance):
+    e = chain.summary()["energy"]
+    u, du = binder(chain.observables["m2"], chain.observables["m4"])
+    ok = bool(chain.converged)
+    return {"acceptance": acceptance,
+            "tau": e["tau"], "tau_stderr": e["tau_stderr"], "records": e["records"], "records_per_tau": e["records_per_tau"],
+            "rhat": e["rhat"], "converged": ok, "ess_per_second": e["ess"] / seconds if ok else None,
+            "energy_per_site": e["mean"] / model.n_sites, "energy_per_site_stderr": e["stderr"] / model.n_sites,
+            "binder": u, "binder_stderr": du, "seconds": seconds}
+
+
+def tn_row(kind, L, beta, chi, budget, seed):
+    model = make_model(kind, L, beta)
+    t = time.perf_counter()
+    q = model.proposal(chi)
+    build = time.perf_counter() - t
+    q.sample(2, seed=0)  # compile outside the timing
+    mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
+    t = time.perf_counter()
+    chain = mh.run(100, 64, seed=seed, max_seconds=budget)
+    row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
+    row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in)
+    return row
+
+
+def _local_chain(args):
+    """One single-threaded baseline chain in its own process, run wholly in compiled code."""
+    kind, L, beta, method, per_record, n_records, burn, seed = args
+    model = make_model(kind, L, beta)
+    ising_series(model, method, 2, per_record, 0, seed)  # compile (cached) outside the timing
+    return ising_series(model, method, n_records, per_record, burn, seed)
+
+
+def baseline_row(kind, L, beta, method, budget, seed):
+    """Two independent chains in two processes; a record per sweep (Wolff: ~N flipped spins)."""
+    model = make_model(kind, L, beta)
+    per_record = 1
+    if method == "wolff":
+        pilot = ising_wolff(model, 200, 1, seed=seed, observables=lambda X: {})
+        per_record = max(1, math.ceil(model.n_sites / pilot.info["mean_cluster_size"]))
+    ising_series(model, method, 2, per_record, 0, seed)
+    per = ising_series(model, method, 50, per_record, 0, seed)["seconds"] / 50  # seconds per record
+    n_records = max(200, int(0.8 * budget / per))
+    burn = n_records // 5
+    with ProcessPoolExecutor(2) as pool:
+        runs = list(pool.map(_local_chain, [(kind, L, beta, method, per_record, n_records, burn, seed + k) for k in range(2)]))
+    seconds = max(r["seconds"] for r in runs)
+    m = np.stack([r["magnetisation"] for r in runs], axis=1)
+    obs = {"energy": np.stack([r["energy"] for r in runs], axis=1), "m2": m**2, "m4": m**4}
+    chain = Chain(observables=obs, accepted=np.zeros((n_records, 2), dtype=bool), move_kinds=np.full(n_records, method),
+                  move_T=np.full(n_records, np.nan), state=np.zeros((2, model.n_sites), dtype=np.int64), seconds=seconds)
+    row = summarise(chain, model, seconds, None)
+    row.update(method=method, chi_b=None, build_seconds=0.0, burn_in=burn, per_record=per_record,
+               record_unit="~N flipped spins (Wolff clusters)" if method == "wolff" else "sweep of N attempts")
+    return row
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows) -> str:
+    head = ("| system | method | chi_b | build (s) | acceptance | tau (records) | ESS/s | E/N | Binder U4 | converged |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
+    out = []
+    for r in rows:
+        ess = fmt(r["ess_per_second"], ".3g") if r["converged"] else "not converged"
+        out.append(f"| {r['system']} | {r['method']} | {fmt(r['chi_b'], 'd')} | {r['build_seconds']:.1f} | "
+                   f"{fmt(r['acceptance'], '.3f')} | {r['tau']:.2f} +- {r['tau_stderr']:.2f} | {ess} | "
+                   f"{r['energy_per_site']:.5f} +- {r['energy_per_site_stderr']:.5f} | {r['binder']:.4f} +- {r['binder_stderr']:.4f} | "
+                   f"{'yes' if r['converged'] else 'NO'} |")
+    return head + "\n".join(out) + "\n"
+
+
+def plot(rows, path, system):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tn = [r for r in rows if r["system"] == system and r["method"] == "boundary MPS"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    chis = [r["chi_b"] for r in tn]
+    axes[0].plot(chis, [r["acceptance"] for r in tn], "o-", label="boundary MPS")
+    axes[0].set_ylabel("acceptance")
+    conv = [r for r in tn if r["converged"]]
+    axes[1].plot([r["chi_b"] for r in conv], [r["ess_per_second"] for r in conv], "o-", label="boundary MPS")
+    for k, r in enumerate(x for x in rows if x["system"] == system and x["method"] != "boundary MPS"):
+        if r["converged"]:
+            axes[1].axhline(r["ess_per_second"], ls="--", color=f"C{k + 1}", label=r["method"])
+    axes[1].set_ylabel("ESS of the energy per second (2 cores)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("boundary bond chi_b")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(system)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--quick", action="store_true", help="small systems, short budgets (seconds)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 5)")
+    args = ap.parse_args()
+    budget = args.budget or (5.0 if args.quick else 90.0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for kind, L, beta, chis in (QUICK if args.quick else FULL):
+        system = f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
+        for chi in chis:
+            rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+        for method in (("wolff", "metropolis") if kind == "ising" else ("metropolis",)):
+            rows.append(dict(baseline_row(kind, L, beta, method, budget, seed=7), system=system))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+        plot(rows, args.out / f"{kind}_{L}.png", system)
+    cmd = "python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
+    (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows))
+    (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
