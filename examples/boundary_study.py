@@ -31,7 +31,7 @@ from tnddm.mcmc.local import ising_series, ising_wolff
 
 FULL = [("ising", 32, BETA_C, (2, 4, 8, 16)), ("ising", 64, BETA_C, (4, 8, 16)), ("ising", 128, BETA_C, (4, 8)),
         ("ea", 32, 1.0, (2, 4, 8, 16))]
-QUICK = [("ising", 8, BETA_C, (1, 2)), ("ea", 8, 1.0, (1, 2))]
+QUICK = [("ising", 6, BETA_C, (1, 2)), ("ea", 6, 1.0, (2,))]
 
 
 def make_model(kind, L, beta):
@@ -162,7 +162,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small systems, short budgets (seconds)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 5)")
     args = ap.parse_args()
-    budget = args.budget or (5.0 if args.quick else 90.0)
+    budget = args.budget or (3.0 if args.quick else 90.0)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind, L, beta, chis in (QUICK if args.quick else FULL):

@@ -145,3 +145,11 @@ def test_bad_input_is_refused():
     q = IsingGrid(3, 3, 0.4).proposal(2)
     with pytest.raises(ValueError, match="log_tilts"):
         q.tilted(np.zeros((2, 9, 3)))
+
+
+def test_quimb_and_tnddm_compression_give_the_same_proposal(strip):
+    m, _, X = strip
+    for chi in (1, 2):
+        np.testing.assert_allclose(m.proposal(chi, compress="quimb").log_prob(X), m.proposal(chi).log_prob(X), atol=1e-10)
+    with pytest.raises(ValueError, match="compress"):
+        m.proposal(2, compress="zip")

@@ -28,8 +28,10 @@ class Grid2D(LatticeModel):
     """pi ∝ exp(-beta E) on an open L x W grid with energy tables (module docstring).
 
     Arguments:
-        site: (L, W, d) site energies; vertical: (L, W-1, d, d); horizontal: (L-1, W, d, d).
-        beta: inverse temperature >= 0.
+        site (array): (L, W, d) site energies.
+        vertical (array): (L, W-1, d, d) energies of the bonds within a column.
+        horizontal (array): (L-1, W, d, d) energies of the bonds between columns.
+        beta (float): inverse temperature >= 0.
     """
 
     kind = "grid"
@@ -129,13 +131,17 @@ class IsingGrid(Grid2D):
     """Ising model on an open L x W grid: E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i, s = 2x - 1.
 
     Arguments:
-        length, width: L columns of W sites.
-        beta: inverse temperature.
-        J: uniform coupling (J > 0 ferromagnet, J < 0 antiferromagnet); with disorder = 'pm_j' each
-           bond gets J * (+1 or -1) with equal probability (Edwards-Anderson), drawn with disorder_seed.
-        h: uniform field.
-        J_vertical (L, W-1), J_horizontal (L-1, W), fields (L, W): explicit couplings and fields
-           (override J, disorder and h).
+        length (int): L columns.
+        width (int): W sites per column.
+        beta (float): inverse temperature.
+        J (float): uniform coupling (J > 0 ferromagnet, J < 0 antiferromagnet); with disorder 'pm_j'
+            each bond gets J * (+1 or -1) with equal probability (Edwards-Anderson).
+        h (float): uniform field.
+        disorder (str): 'none' or 'pm_j'.
+        disorder_seed (int): seed of the disorder realisation.
+        J_vertical (array | None): (L, W-1) couplings within columns (overrides J and disorder).
+        J_horizontal (array | None): (L-1, W) couplings between columns (overrides J and disorder).
+        fields (array | None): (L, W) fields (overrides h).
     """
 
     kind = "ising_grid"
@@ -184,7 +190,12 @@ class IsingGrid(Grid2D):
 class PottsGrid(Grid2D):
     """q-state Potts model on an open L x W grid: E = -J sum_<ij> [x_i == x_j].
 
-    Arguments: length, width, q (>= 2 states), beta, J.
+    Arguments:
+        length (int): L columns.
+        width (int): W sites per column.
+        q (int): states per site (>= 2).
+        beta (float): inverse temperature.
+        J (float): coupling.
     """
 
     kind = "potts_grid"

@@ -38,6 +38,29 @@ from ._boundary_kernel import draw_columns, pack_environments, site_tables
 FLOOR = 1e-12  # conditionals are floored at this fraction of their largest entry (full support)
 
 
+def svd_compress(cores, chi: int) -> list[np.ndarray]:
+    """tnddm's SVD truncation: right-canonical form by QR, then left-to-right truncated SVDs (bond <= chi)."""
+    return svd_truncation(right_canonical(cores), chi)
+
+
+def quimb_compress(cores, chi: int) -> list[np.ndarray]:
+    """quimb's MatrixProductState.compress (canonicalise, then truncated SVDs) to bond <= chi."""
+    import quimb.tensor as qtn
+
+    arrays = [cores[0][0]] + list(cores[1:-1]) + [cores[-1][:, :, 0]] if len(cores) > 1 else [cores[0][0, :, 0]]
+    mps = qtn.MatrixProductState(arrays, shape="lpr")
+    mps.compress(max_bond=chi, cutoff=1e-15)
+    mps /= mps.norm()
+    out = [np.asarray(t.transpose(*[ix for ix in (mps.bond(i - 1, i) if i > 0 else None, mps.site_ind(i),
+                                                  mps.bond(i, i + 1) if i < len(cores) - 1 else None) if ix]).data)
+           for i, t in enumerate(mps)]
+    out[0], out[-1] = out[0][None], out[-1][..., None]
+    return out
+
+
+COMPRESSORS = {"svd": svd_compress, "quimb": quimb_compress}  # boundary-MPS compression by name
+
+
 def _check_chi(chi) -> int:
     if isinstance(chi, bool) or int(chi) != chi or int(chi) < 1:
         raise ValueError(f"chi must be a positive integer; got {chi!r}")
@@ -48,15 +71,17 @@ class BoundaryProposal:
     """Column-by-column boundary-MPS proposal q for a tnddm.lattice.grid.Grid2D model (module docstring).
 
     Arguments:
-        model: a Grid2D (IsingGrid, PottsGrid or your own energy tables).
-        chi: bond dimension of the boundary MPS (chi >= d^(W // 2) is exact).
-        floor: conditionals are floored at floor * their largest entry, so q > 0 everywhere.
-        progress: show a progress bar while the environments are built.
+        model (Grid2D): an IsingGrid, a PottsGrid or your own energy tables.
+        chi (int): bond dimension of the boundary MPS (chi >= d^(W // 2) is exact).
+        floor (float): conditionals are floored at floor * their largest entry, so q > 0 everywhere.
+        progress (bool): show a progress bar while the environments are built.
+        compress (str): boundary-MPS compression, a name of COMPRESSORS ('svd': tnddm's, the default;
+            'quimb': quimb's MatrixProductState.compress; benchmarks/boundary_compression.py compares them).
     Implements the proposal contract of tnddm.mcmc.MetropolisHastings: sample(n, seed),
     log_prob(X) and connected_move(X, T, noise, rng).
     """
 
-    def __init__(self, model, chi: int = 16, floor: float = FLOOR, progress: bool = False):
+    def __init__(self, model, chi: int = 16, floor: float = FLOOR, progress: bool = False, compress: str = "svd"):
         for attr in ("site_log_weights", "vertical", "horizontal", "beta", "length", "width"):
             if not hasattr(model, attr):
                 raise ValueError(f"model must be a tnddm.lattice.grid.Grid2D (missing .{attr}); got {type(model).__name__}")
@@ -64,6 +89,9 @@ class BoundaryProposal:
         if not 0.0 <= float(floor) < 1.0:
             raise ValueError(f"floor must lie in [0, 1); got {floor}")
         self.floor = float(floor)
+        if compress not in COMPRESSORS:
+            raise ValueError(f"compress must be one of {sorted(COMPRESSORS)}; got {compress!r}")
+        self.compress = COMPRESSORS[compress]
         self.L, self.W, self.d = model.length, model.width, model.d
         self.n_sites = self.L * self.W
         self.logV = -model.beta * model.vertical      # (L, W-1, d, d)
@@ -104,7 +132,7 @@ class BoundaryProposal:
                     K = K.sum(axis=3)[..., None, :]  # the last row carries no vertical bond
                 p, al, _, xs, b = K.shape
                 cores.append(K.reshape(p * al, d, xs * b))
-            envs[c - 1] = svd_truncation(right_canonical(cores), self.chi)
+            envs[c - 1] = self.compress(cores, self.chi)
         return envs
 
     # ---- all columns (compiled kernel) ------------------------------------------------------

@@ -269,22 +269,22 @@ class MetropolisHastings:
         """Run the chain of n_walkers walkers and return its recorded part as a Chain.
 
         Arguments:
-            n_steps: recorded steps (with burn_in='auto': the minimum; the run goes on until converged).
-            n_walkers: walkers advanced together.
-            initial: 'exact' (exact samples of the target's exact MPS; the default where it exists),
+            n_steps (int): recorded steps (with burn_in='auto': the minimum; the run goes on until converged).
+            n_walkers (int): walkers advanced together.
+            initial (str | array | None): 'exact' (exact samples of the target's exact MPS; the default where it exists),
                 'proposal' (proposal samples; the default otherwise) or configurations (1 or n_walkers rows).
-            burn_in: 'auto' (default): step until every observable has split R-hat < 1.01 and at
+            burn_in (str | int): 'auto' (default): step until every observable has split R-hat < 1.01 and at
                 least 50 tau_int recorded steps (stats.is_converged) on the part after the burn-in,
                 trying burn-in lengths of 0 to 50 % of the steps after adaptation (at least
                 BURN_TAUS tau unless the walkers start from exact samples), or until
                 max_steps / max_seconds run out (then flagged not converged). An integer: a fixed
                 run of burn_in unrecorded + n_steps recorded steps, judged by the same diagnostics.
-            max_steps, max_seconds: budget of the 'auto' run (default 100 * n_steps + adapt_steps steps,
-                no time limit).
-            adapt_steps: steps at the start in which moves with T = 'auto' adapt log T towards
+            max_steps (int | None): step budget of the 'auto' run (default 100 * n_steps + adapt_steps).
+            max_seconds (float | None): time budget of the 'auto' run (default: none).
+            adapt_steps (int | None): steps at the start in which moves with T = 'auto' adapt log T towards
                 target_acceptance (Robbins-Monro, gain (k + 1)^-0.6); T is then frozen, and these
                 steps are always discarded. Default: 100 with 'auto', else all of burn_in.
-            schedule: fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule) for
+            schedule (list | None): fixed move sequence (burn_in + n_steps pairs (kind, T), see draw_schedule) for
                 walker groups run as separate tasks (tnddm.distributed); it fixes the run length
                 (burn_in 'auto' becomes len(schedule) - n_steps).
         The Chain records, besides the observables of the recorded steps, chain.burn_in (steps

@@ -26,9 +26,9 @@ def support_check(target, proposal, n_check: int = 2000, seed=0) -> None:
     """Raise ValueError if the proposal gives zero probability to exact samples of the target.
 
     Arguments:
-        target: a lattice model with an exact MPS (anything else is not checked).
-        proposal: an object with .log_prob(X).
-        n_check: exact samples of the target to test.
+        target (object): a lattice model with an exact MPS (anything else is not checked).
+        proposal (object): an object with .log_prob(X).
+        n_check (int): exact samples of the target to test.
     """
     if not getattr(target, "exact_available", True) or not callable(getattr(target, "mps", None)):
         return
@@ -46,13 +46,13 @@ def importance_sampling(target, proposal, n_samples: int, observables=None, seed
     """Importance-sampling estimates of E_pi[o] for every observable (module docstring).
 
     Arguments:
-        target: a lattice model (its .log_weight and .statistics) or a function X -> log pi~(X).
-        proposal: a tnddm MPS (its .sample(n, seed) returns (X, log q)) or any object with that method.
-        n_samples: proposal draws.
-        observables: X -> {name: (n,) array} (default: the model's .statistics).
-        exact: {name: value or (value, stderr)} to put beside each estimate (exact, exact_stderr, z).
-        check_support: run support_check first (needs the target's exact MPS; skipped otherwise).
-        batch_size: draws per proposal call.
+        target (object): a lattice model (its .log_weight and .statistics) or a function X -> log pi~(X).
+        proposal (object): a tnddm MPS (its .sample(n, seed) returns (X, log q)) or any object with that method.
+        n_samples (int): proposal draws.
+        observables (callable | None): X -> {name: (n,) array} (default: the model's .statistics).
+        exact (dict | None): {name: value or (value, stderr)} to put beside each estimate (exact, exact_stderr, z).
+        check_support (bool): run support_check first (needs the target's exact MPS; skipped otherwise).
+        batch_size (int): draws per proposal call.
     Returns {'observables': {name: {mean, stderr, ess, exact?, z?}}, 'ess': Kish ESS, 'n_samples',
     'seconds', 'max_weight': the largest normalised weight}.
     """

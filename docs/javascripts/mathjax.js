@@ -1,0 +1,6 @@
+// MathJax configuration for pymdownx.arithmatex (generic mode): renders \( \) and \[ \] in pages.
+window.MathJax = {
+  tex: { inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, processEnvironments: true },
+  options: { ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex" }
+};
+document$.subscribe(() => { MathJax.typesetPromise(); });
