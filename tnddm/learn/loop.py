@@ -21,7 +21,10 @@ import numpy as np
 
 from .._checks import as_configs, check_nonnegative_int
 from ..rng import as_generator, generator_from_state
-from .train import Trainer
+from .born import BornTrainer
+from .train import EpochTrainer, Trainer
+
+TRAINERS = {"1-norm": Trainer, "born": BornTrainer}  # trainer class by the model form recorded in its state
 
 ANNEAL_PARAMETER = {"fredkin": "c", "ising_chain": "beta", "ising_cylinder": "beta", "ising_strip": "beta",
                     "potts_cylinder": "beta"}
@@ -85,7 +88,7 @@ class TrainingLoop:
     """Monte Carlo training loop (module docstring).
 
     target:        lattice model (tnddm.lattice) defining pi; exact=True computes KL with its exact MPS.
-    trainer:       a tnddm.learn.Trainer holding P_theta and its optimiser.
+    trainer:       a tnddm.learn.Trainer (non-negative 1-norm MPS) or BornTrainer (Born MPS) holding P_theta.
     walkers, mh_steps, moves, T, connected_prob: the MH stage (tnddm.mcmc.MetropolisHastings).
     local_sweeps:  local-move sweeps per round after the MH stage (0 = none).
     epochs_per_round, buffer_rounds: the NLL stage.
@@ -99,8 +102,8 @@ class TrainingLoop:
                  initial=None, seed=None):
         if not hasattr(target, "log_weight") or not hasattr(target, "to_spec"):
             raise ValueError(f"target must be a tnddm.lattice model; got {type(target).__name__}")
-        if not isinstance(trainer, Trainer):
-            raise ValueError(f"trainer must be a tnddm.learn.Trainer; got {type(trainer).__name__}")
+        if not isinstance(trainer, EpochTrainer):
+            raise ValueError(f"trainer must be a tnddm.learn.Trainer or BornTrainer; got {type(trainer).__name__}")
         if (trainer.n_sites, trainer.d) != (target.n_sites, target.d):
             raise ValueError(f"trainer model has (N, d) = {(trainer.n_sites, trainer.d)}; the target has "
                              f"{(target.n_sites, target.d)}")
@@ -191,7 +194,7 @@ class TrainingLoop:
         row = {"round": self.round, "parameter": self.parameter(self.round), "acceptance": chain.acceptance(),
                "acceptance_connected": by_kind.get("connected", float("nan")),
                "acceptance_disconnected": by_kind.get("disconnected", float("nan")), "nll": nll, "kl": kl,
-               "kl_stderr": kl_err, "max_bond": max(model.bond_dims), "seconds": time.perf_counter() - start}
+               "kl_stderr": kl_err, "max_bond": max(getattr(model, "born_bond_dims", model.bond_dims)), "seconds": time.perf_counter() - start}
         for k, v in row.items():
             self.history[k].append(v)
         self.round += 1
@@ -232,7 +235,7 @@ class TrainingLoop:
 
         try:
             target = from_spec(dict(meta["target"])) if target is None else target
-            trainer = Trainer.from_state(arrays, meta["trainer"])
+            trainer = TRAINERS[meta["trainer"].get("form", "1-norm")].from_state(arrays, meta["trainer"])
             cfg = dict(meta["loop"])
             anneal = cfg["anneal"]
             loop = cls(target, trainer, walkers=cfg["walkers"], mh_steps=cfg["mh_steps"], moves=cfg["moves"], T=cfg["T"],
