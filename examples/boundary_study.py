@@ -5,7 +5,7 @@
 Systems: the Ising strip L x L at beta_c (L = 32, 64, 128) and a +-J Edwards-Anderson 32 x 32
 instance at beta = 1 (disorder seed 1). For every boundary bond chi_b: the time to build the
 environments, and a Metropolis-Hastings chain of independent (disconnected) proposals with
-automatic burn-in: acceptance, tau of the energy (with its error), ESS per second (only for
+automatic burn-in (32 walkers): acceptance, tau of the energy (with its error), ESS per second (only for
 converged chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
 error bars. Baselines, measured as their users run them: Wolff (ferromagnet only) recording once
 per sweep of about N flipped spins (clusters per record = N / mean cluster size from a pilot), and
@@ -73,7 +73,7 @@ def tn_row(kind, L, beta, chi, budget, seed):
     q.sample(2, seed=0)  # compile outside the timing
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
-    chain = mh.run(100, 64, seed=seed, max_seconds=budget)
+    chain = mh.run(100, 32, seed=seed, max_seconds=budget)
     row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
     row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in)
     return row
@@ -91,8 +91,10 @@ def baseline_row(kind, L, beta, method, budget, seed):
     """Two independent chains in two processes; a record per sweep (Wolff: ~N flipped spins)."""
     model = make_model(kind, L, beta)
     per_record = 1
-    if method == "wolff":
-        pilot = ising_wolff(model, 200, 1, seed=seed, observables=lambda X: {})
+    if method == "wolff":  # mean cluster size in equilibrium (after 2000 clusters from a random start)
+        hot = ising_wolff(model, 2000, 1, seed=seed, observables=lambda X: {})
+        pilot = ising_wolff(model, 500, 1, seed=seed + 1, initial=hot.state,
+                            observables=lambda X: {})
         per_record = max(1, math.ceil(model.n_sites / pilot.info["mean_cluster_size"]))
     ising_series(model, method, 2, per_record, 0, seed)
     per = ising_series(model, method, 50, per_record, 0, seed)["seconds"] / 50  # seconds per record

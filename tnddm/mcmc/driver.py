@@ -319,7 +319,7 @@ class MetropolisHastings:
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)
         stationary = (initial is None and self.exact_model() is not None) or (isinstance(initial, str) and initial == "exact")
-        observe = self.observables if self.observables is not None else (lambda Z, lp=None: {"log_target": self._log_pi(Z)})
+        observe = self.observables if self.observables is not None else (lambda Z: {"log_target": self._log_pi(Z)})
         log_T = {i: np.log(self.moves[i].T_start) for i in adaptive}
         T_trace = {i: [] for i in adaptive}
         tape = _Tape(n_walkers)
@@ -364,9 +364,13 @@ class MetropolisHastings:
                 next_check = t + max(n_steps // 2, (t - adapt_steps) // 4, 1)
         if bar is not None:
             bar.close()
-        if auto and stop != "converged":
-            stop = "max_seconds" if stop == "max_seconds" else "max_steps"
-            discard = min(adapt_steps + (t - adapt_steps) // 2, max(t - 4, 0))  # the usual half
+        if auto and stop != "converged":  # the budget ran out: a last check, else discard the usual half
+            found = tape.first_converged_discard(adapt_steps, n_steps, burn_taus=0.0 if stationary else BURN_TAUS)
+            if found is not None:
+                discard, stop = found, "converged"
+            else:
+                stop = "max_seconds" if stop == "max_seconds" else "max_steps"
+                discard = min(adapt_steps + (t - adapt_steps) // 2, max(t - 4, 0))
         chain = tape.chain(discard, X, time.perf_counter() - start)
         chain.info.update({"moves": [(m.kind, m.prob, m.T if m.kind == "connected" else None) for m in self.moves],
                            "proposal_bond": max(getattr(self.proposal, "born_bond_dims", self.proposal.bond_dims)),
@@ -374,6 +378,7 @@ class MetropolisHastings:
                            "T": {f"{self.moves[j].kind}[{j}]": float(np.exp(log_T[j])) for j in adaptive},
                            "target_acceptance": float(target_acceptance) if adaptive else None})
         return chain
+
 
 def scan_T(target, proposal, T_values, scheme: str = "connected", n_steps: int = 200, n_walkers: int = 64,
            noise: Noise | None = None, observable: str | None = None, seed=None, burn_in="auto",
