@@ -12,7 +12,8 @@ For the Fredkin chain (N = 64, c in {0.4, 0.5, 0.6}) and the Ising cylinder (8 x
 
 Every chain starts from exact samples of the model and burns in automatically (until split
 R-hat < 1.01 and at least 50 tau recorded, tnddm.mcmc.MetropolisHastings.run), within a step and
-time budget per row: a probe of --probe-seconds first; a row whose probe converged is done, a row
+time budget per row (a proposal that gives zero probability to exact samples of the model is
+not run: the chain could not reach all of the target, tnddm.mcmc.support_check): a probe of --probe-seconds first; a row whose probe converged is done, a row
 whose probe accepted fewer than --min-acceptance of its moves stops there (not converged), any
 other row runs afresh with the full --max-seconds. Each row reports the estimate of the main observable (energy for Ising, area
 for Fredkin) with its standard error beside the exact value (tnddm.mcmc.exact_reference) and its
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tnddm.lattice import Fredkin, IsingCylinder
-from tnddm.mcmc import MetropolisHastings, Move, exact_reference, truncate
+from tnddm.mcmc import MetropolisHastings, Move, exact_reference, support_check, truncate
 
 BETA_C = math.log(1 + math.sqrt(2)) / 2
 METHODS = ("lump", "svd", "born")
@@ -59,7 +60,7 @@ def systems(quick: bool):
     return out
 
 
-def run_row(model, proposal, move: Move, exact: dict, observable: str, args, seeds) -> dict:
+def run_row(model, proposal, move: Move, exact: dict, observable: str, args, seeds, covers: bool = True) -> dict:
     """One row: a chain with automatic burn-in from exact samples, its estimate, diagnostics and exact comparison.
 
     A probe of args.probe_seconds runs first; if it has converged it is the row, if its acceptance
@@ -67,6 +68,13 @@ def run_row(model, proposal, move: Move, exact: dict, observable: str, args, see
     than the budget), otherwise a fresh chain runs with the full budget args.max_seconds.
     """
     mh = MetropolisHastings(model, proposal, moves=[move])
+    if not covers:  # the chain could not reach every configuration of the target: no run
+        return {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else
+                                                                           float(move.T)),
+                "T": None if move.kind == "disconnected" or move.adaptive else float(move.T),
+                "acceptance": None, "burn_in": 0, "recorded": 0, "converged": False, "observable": observable,
+                "stop": "proposal misses the support", "exact": exact[observable][0], "ess_per_second": None,
+                "max_rhat": None, "min_records_per_tau": None}
 
     def chain_of(seconds):
         return mh.run(args.steps, args.walkers, initial="exact", seed=next(seeds), burn_in="auto",
@@ -262,8 +270,14 @@ def main(argv=None):
         proposals = {}
         for method, chi, move in plan:
             if (method, chi) not in proposals:
-                proposals[method, chi] = truncate(E, chi, method=method)
-            r = run_row(model, proposals[method, chi], move, exact, observable, args, seeds)
+                P = truncate(E, chi, method=method)
+                try:  # MH is biased if the proposal gives zero probability to configurations of the target
+                    support_check(model, P)
+                    proposals[method, chi] = (P, True)
+                except ValueError:
+                    proposals[method, chi] = (P, False)
+            P, covers = proposals[method, chi]
+            r = run_row(model, P, move, exact, observable, args, seeds, covers)
             r.update(system=name, method=method, chi=chi, chis=list(chis))
             results.append(r)
             print(f"[{time.perf_counter() - start:7.1f} s] {name} {format_row(r)}", flush=True)
