@@ -247,3 +247,21 @@ def test_cli_importance_sampling_init_file_and_checkpoint_proposal(tmp_path):
     with pytest.raises(ValueError, match="--proposal"):
         CliRunner().invoke(command, [_card(tmp_path, ISING_CARD.replace("length = 6", "length = 5")), "--proposal", str(ckpt)],
                            catch_exceptions=False)
+
+
+def test_short_anti_correlated_chain_is_not_converged():
+    """A 4-record alternating chain (Sokal window sum negative, tau tiny) is never called converged."""
+    s = stats.summarize(np.tile([[0.0], [1.0], [0.0], [1.0]], (1, 8)))
+    assert not s["converged"] and s["records_per_tau"] <= 4
+
+
+def test_metropolis_hastings_refuses_a_proposal_that_misses_part_of_the_target():
+    """Such a chain cannot reach the missing states and would look converged while biased."""
+    from tnddm import ProbMPS
+
+    f = Fredkin(8, 0.6)
+    X = all_configs(8, 2)
+    q = np.exp(f.log_prob(X))
+    q[np.argmax(q)] = 0.0  # the most probable Dyck path is unreachable
+    with pytest.raises(ValueError, match="could not reach"):
+        MetropolisHastings(f, ProbMPS.from_dense(q / q.sum()), moves="disconnected").run(10, 4, seed=0)

@@ -196,7 +196,7 @@ def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init,
     seed = int(seed if seed is not None else opts.get("seed", 0))
     if chi is not None and (isinstance(chi, bool) or int(chi) != chi or int(chi) < 1):
         raise ValueError(f"--chi must be >= 1; got {chi}")
-    if "auto" in Ts and burn_in == 0:
+    if "auto" in Ts and burn_in == 0 and scheme != "disconnected":
         raise ValueError("--T auto adapts during burn-in: use --burn-in auto or >= 1, or give --T")
     if scheme != "disconnected" and estimator == "is":
         scheme = "disconnected"
@@ -288,8 +288,9 @@ def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init,
         else:
             emit_summary(head, False)
             for r in rows:
-                T_text = "-" if r["T"] is None else (f"auto -> {r['T_adapted']:.4g}" if r["T"] == "auto" else f"{r['T']:.4g}")
-                click.echo(f"T = {T_text}: acceptance {r['acceptance']:.4f}, burn-in {r['burn_in']} steps discarded, "
+                T_text = "disconnected moves" if r["T"] is None else \
+                    (f"T = auto -> {r['T_adapted']:.4g}" if r["T"] == "auto" else f"T = {r['T']:.4g}")
+                click.echo(f"{T_text}: acceptance {r['acceptance']:.4f}, burn-in {r['burn_in']} steps discarded, "
                            f"{r['recorded']} recorded, {r['seconds']:.2f} s, {'converged' if r['converged'] else 'NOT CONVERGED'}")
                 _print_table(r["observables"], bool(reference))
     if not converged:

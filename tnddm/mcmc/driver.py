@@ -33,6 +33,7 @@ INITIAL_STATES = ("exact", "proposal")
 T_BOUNDS = (1e-4, 20.0)  # range of adapted diffusion times
 T_AUTO_START = 0.3       # first T of an adaptive move
 BURN_TAUS = 5.0          # an auto burn-in from a non-stationary start lasts at least this many tau
+SUPPORT_CHECK_SAMPLES = 5000  # exact samples of the target that the proposal must cover
 
 
 def check_positive(value, name: str) -> int:
@@ -245,6 +246,22 @@ class MetropolisHastings:
                              "proposal probability; start where both are positive")
         return X, log_pi, log_p
 
+    def check_support(self, n_check: int = SUPPORT_CHECK_SAMPLES) -> None:
+        """Refuse a proposal that gives zero probability to exact samples of the target (where the exact
+        MPS exists): its chains could not reach those states, and would look converged while biased.
+        Checked once per sampler (tnddm.mcmc.importance.support_check)."""
+        if getattr(self, "_support_checked", False) or self.target is None:
+            return
+        from .importance import support_check
+
+        if self.exact_model() is not None:
+            try:
+                support_check(self.target, self.proposal, n_check=n_check, seed=0)
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("importance sampling would be biased",
+                                                  "Metropolis-Hastings chains could not reach those states")) from None
+        self._support_checked = True
+
     def _pick(self, rng) -> int:
         probs = np.array([m.prob for m in self.moves], dtype=float)
         return int(rng.choice(len(self.moves), p=probs / probs.sum()))
@@ -315,6 +332,7 @@ class MetropolisHastings:
         if schedule is not None and (len(schedule) != burn_in + n_steps or any(k not in MOVE_KINDS for k, _ in schedule)):
             raise ValueError(f"schedule must hold burn_in + n_steps = {burn_in + n_steps} pairs (kind, T) with kind "
                              f"in {MOVE_KINDS}; got {len(schedule)} moves")
+        self.check_support()
         rng = as_generator(seed)
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)

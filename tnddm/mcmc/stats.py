@@ -136,7 +136,12 @@ def acceptance_rate(accepted) -> float:
 
 
 def is_converged(rhat: float, records_per_tau: float) -> bool:
-    """R-hat < RHAT_MAX and records / tau >= MIN_RECORDS_PER_TAU (a nan R-hat is not converged)."""
+    """R-hat < RHAT_MAX and records / tau >= MIN_RECORDS_PER_TAU (a nan R-hat is not converged).
+
+    records_per_tau is records / max(tau, 1) (summarize), so a converged chain also has at least
+    MIN_RECORDS_PER_TAU records: an anti-correlated or very short chain, whose window sum can make
+    tau tiny, is never called converged on a handful of records.
+    """
     return bool(np.isfinite(rhat) and rhat < RHAT_MAX and records_per_tau >= MIN_RECORDS_PER_TAU)
 
 
@@ -144,7 +149,7 @@ def summarize(x) -> dict:
     """Estimate and diagnostics of one observable's chain (steps, walkers).
 
     Returns mean, stderr (tau), stderr_binning, tau, tau_stderr, ess, rhat (split R-hat),
-    records, records_per_tau = steps / tau and converged (is_converged).
+    records, records_per_tau = steps / max(tau, 1) and converged (is_converged).
     """
     a = _as_chain(x)
     tau, tau_err = integrated_time_error(a)
@@ -153,7 +158,7 @@ def summarize(x) -> dict:
            "ess": effective_sample_size(a, tau), "rhat": rhat}
     out["stderr_binning"] = binning_error(a, min(32, a.shape[0])) if a.shape[0] >= 64 else float("nan")
     out["records"] = int(a.shape[0])
-    out["records_per_tau"] = float(a.shape[0] / tau)
+    out["records_per_tau"] = float(a.shape[0] / max(tau, 1.0))
     out["converged"] = is_converged(rhat, out["records_per_tau"])
     return out
 
