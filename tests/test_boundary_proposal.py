@@ -157,3 +157,12 @@ def test_quimb_compression_gives_a_valid_proposal_exact_at_full_bond(strip):
     assert np.abs(lq - m.proposal(1).log_prob(X)).max() < 0.05
     with pytest.raises(ValueError, match="compress"):
         m.proposal(2, compress="zip")
+
+
+def test_ising_grid_energy_equals_the_table_energy():
+    rng = np.random.default_rng(3)
+    m = IsingGrid(5, 4, 0.7, J_vertical=rng.normal(size=(5, 3)), J_horizontal=rng.normal(size=(4, 4)), fields=rng.normal(size=(5, 4)))
+    X = rng.integers(0, 2, size=(50, 20))
+    from tnddm.lattice import Grid2D
+
+    np.testing.assert_allclose(m.energy(X), Grid2D.energy(m, X), atol=1e-12)
