@@ -26,15 +26,22 @@ def _exact(card) -> bool:
 
 
 def _parse_T(text):
-    """'auto', a number or comma-separated numbers."""
-    if str(text).strip() == "auto":
-        return ["auto"]
-    try:
-        vals = [float(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--T must be 'auto', a number or comma-separated numbers; got {text!r}") from None
-    if not vals or any(not np.isfinite(v) or v < 0 for v in vals):
-        raise ValueError(f"--T values must be finite and >= 0; got {text!r}")
+    """'auto', a number, or a comma list of both (one chain per entry)."""
+    vals = []
+    for v in (p.strip() for p in str(text).split(",")):
+        if not v:
+            continue
+        if v == "auto":
+            vals.append("auto")
+            continue
+        try:
+            vals.append(float(v))
+        except ValueError:
+            raise ValueError(f"--T must be 'auto', a number or a comma list of them; got {text!r}") from None
+        if not np.isfinite(vals[-1]) or vals[-1] < 0:
+            raise ValueError(f"--T values must be finite and >= 0; got {text!r}")
+    if not vals:
+        raise ValueError(f"--T must be 'auto', a number or a comma list of them; got {text!r}")
     return vals
 
 

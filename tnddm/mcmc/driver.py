@@ -455,9 +455,9 @@ def plot_scan(rows, path, title: str = "") -> None:
                 ax.axhline(r[key], ls="--", color=colour, label=f"{group} disconnected".strip())
                 if err(r) > 0:
                     ax.axhspan(r[key] - err(r), r[key] + err(r), color=colour, alpha=0.15)
-    for ax, key in zip(axes, ("acceptance", "integrated autocorrelation time")):
+    for ax, key in zip(axes, ("acceptance", "integrated autocorrelation time (steps)")):
         ax.set_xscale("log")
-        ax.set_xlabel("diffusion time T")
+        ax.set_xlabel("diffusion time T (units of 1 / noise rate)")
         ax.set_ylabel(key)
     axes[1].set_yscale("log")
     axes[0].legend(fontsize=7)
