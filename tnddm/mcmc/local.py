@@ -386,17 +386,20 @@ def _ising_series_kernel(S, nbr, deg, beta, Jn, hs, J, h, wolff, per_record, n_r
     return E, M
 
 
-def ising_series(model, method: str, n_records: int, per_record: int = 1, burn_in: int = 0, seed=None):
+def ising_series(model, method: str, n_records: int, per_record: int = 1, burn_in: int = 0, seed=None, initial=None):
     """One walker's energy and magnetisation series, the whole run in compiled code (no Python per record).
 
     method 'metropolis': a record every per_record sweeps of N single-spin attempts; 'wolff': every
     per_record clusters (choose per_record = N / mean cluster size for one record per ~N flipped spins).
-    Returns {'energy': (n_records,), 'magnetisation': (n_records,), 'seconds': wall time of the run}.
+    initial: a configuration (N,) in {0, 1} to start from (default: uniform random spins).
+    Returns {'energy': (n_records,), 'magnetisation': (n_records,), 'state': the final configuration,
+    'seconds': wall time of the run}.
     """
     if method not in ("metropolis", "wolff"):
         raise ValueError(f"method must be 'metropolis' or 'wolff'; got {method!r}")
     rng = as_generator(seed)
-    geo, beta, J, h, S, _, Jn, hs = _ising_setup(model, None, None, None, 1, None, rng, lambda Z: {})
+    start_state = None if initial is None else np.asarray(initial).reshape(1, -1)
+    geo, beta, J, h, S, _, Jn, hs = _ising_setup(model, None, None, None, 1, start_state, rng, lambda Z: {})
     if method == "wolff" and J is None:
         raise ValueError("Wolff updates need uniform couplings and fields (a ferro- or antiferromagnet)")
     n_records, per_record = check_nonnegative_int(n_records, "n_records"), check_nonnegative_int(per_record, "per_record")
@@ -404,4 +407,4 @@ def ising_series(model, method: str, n_records: int, per_record: int = 1, burn_i
     E, M = _ising_series_kernel(S, geo.neighbours, geo.degree, beta, Jn, hs, 0.0 if J is None else J,
                                 0.0 if h is None else h, method == "wolff", max(per_record, 1), n_records,
                                 check_nonnegative_int(burn_in, "burn_in"), int(rng.integers(2**31 - 1 - n_records - burn_in)))
-    return {"energy": E, "magnetisation": M, "seconds": time.perf_counter() - start}
+    return {"energy": E, "magnetisation": M, "state": ((S[0] + 1) // 2).astype(np.int64), "seconds": time.perf_counter() - start}
