@@ -146,10 +146,13 @@ def plot(rows, path, system):
     axes[0].plot(chis, [r["acceptance"] for r in tn], "o-", label="boundary MPS")
     axes[0].set_ylabel("acceptance")
     conv = [r for r in tn if r["converged"]]
-    axes[1].plot([r["chi_b"] for r in conv], [r["ess_per_second"] for r in conv], "o-", label="boundary MPS")
+    rel = lambda r: r["tau_stderr"] / r["tau"]  # noqa: E731  (relative error of ESS = that of tau)
+    axes[1].errorbar([r["chi_b"] for r in conv], [r["ess_per_second"] for r in conv],
+                     yerr=[r["ess_per_second"] * rel(r) for r in conv], fmt="o-", capsize=3, label="boundary MPS")
     for k, r in enumerate(x for x in rows if x["system"] == system and x["method"] != "boundary MPS"):
         if r["converged"]:
             axes[1].axhline(r["ess_per_second"], ls="--", color=f"C{k + 1}", label=r["method"])
+            axes[1].axhspan(r["ess_per_second"] * (1 - rel(r)), r["ess_per_second"] * (1 + rel(r)), color=f"C{k + 1}", alpha=0.2)
     axes[1].set_ylabel("ESS of the energy per second (2 cores)")
     axes[1].set_yscale("log")
     for ax in axes:
@@ -166,8 +169,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path)
     ap.add_argument("--quick", action="store_true", help="small systems, short budgets (seconds)")
-    ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 5)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 3)")
+    ap.add_argument("--render", action="store_true", help="redraw table.md and the plots from OUT/results.json")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads((args.out / "results.json").read_text())
+        for system in dict.fromkeys(r["system"] for r in saved["rows"]):
+            kind, size = ("ising" if system.startswith("Ising") else "ea"), system.split()[1].split("x")[0]
+            plot(saved["rows"], args.out / f"{kind}_{size}.png", system)
+        (args.out / "table.md").write_text(f"Regenerate: `{saved['command']}`\n\n" + table(saved["rows"]))
+        return
     budget = args.budget or (3.0 if args.quick else 90.0)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
