@@ -571,3 +571,14 @@ def test_every_shipped_card_and_every_mcmc_key_passes_the_schema():
     for key, bad in (("burn_in", "later"), ("T", "hot"), ("adapt", 1), ("walkers", 2.0), ("chi", True)):
         with pytest.raises(ValueError, match=f"mcmc.{key}"):
             check_card({"model": {"kind": "fredkin", "n_sites": 6, "c": 0.5}, "mcmc": {key: bad}}, "test")
+
+
+def test_validate_checks_n_samples_and_plot_before_work(tmp_path, capsys):
+    """validate: -n 0 and a wrongly named or input-overwriting --plot are refused (exit 2) before any metric runs."""
+    card = str(tmp_path / "card.toml")
+    (tmp_path / "card.toml").write_text('[model]\nkind = "ising_chain"\nn_sites = 4\nbeta = 0.5\n')
+    for args, needle in ((["-n", "0"], "--n-samples"), (["--plot", str(tmp_path / "x.txt")], "--plot"),
+                         (["--plot", card], "--plot")):
+        code, _, err = run(["validate", card, *args], capsys)
+        assert code == 2 and needle in err, (args, code, err)
+    assert not (tmp_path / "x.txt").exists()

@@ -63,6 +63,12 @@ def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kin
 
     if n_paths < 0:
         raise ValueError(f"--paths must be a non-negative integer; got {n_paths}")
+    if n_samples < 1:
+        raise ValueError(f"--n-samples must be a positive integer; got {n_samples}")
+    if plot:  # before any long work: the extension, the folder, and not an input of this run
+        from ..io.files import check_output_path
+
+        check_output_path(plot, (".png",), [p for p in (card, samples_file) if p], "--plot")
     card = resolve_card(card, overrides)
     opts = card.get("validate", {})
     if samples_file is not None:
