@@ -1,5 +1,5 @@
 """Monte Carlo estimates that never mislead: diagnostics, automatic burn-in, exact references,
-honest error bars (with a negative control), T adaptation confined to burn-in, importance sampling."""
+honest error bars over 20 seeds (with a negative control), T adaptation confined to burn-in, importance sampling."""
 import json
 
 import numpy as np
@@ -97,8 +97,8 @@ def test_fixed_short_run_is_flagged_and_budget_exhaustion_is_reported():
     assert capped.info["stop"] == "max_steps" and capped.info["total_steps"] == 60 and not capped.converged
 
 
-# ---- honest error bars: z-scores over 24 seeds, with a negative control -------------------------------
-def test_error_bars_are_honest_over_24_seeds():
+# ---- honest error bars: z-scores over 20 seeds, with a negative control -------------------------------
+def test_error_bars_are_honest_over_20_seeds():
     """RMS of z = (mean - exact) / stderr over converged runs lies in [0.6, 1.5]; the naive error bar
     (tau = 1) of the same chains fails that window (negative control: the test can fail)."""
     tgt = BruteIsing(4, 3, True, beta=0.44, h=0.1)
@@ -106,14 +106,14 @@ def test_error_bars_are_honest_over_24_seeds():
     mh = MetropolisHastings(tgt, tgt.mps(), moves="disconnected", chi=2,
                             observables=lambda X: {"energy": tgt.energy(X)})
     z, naive = [], []
-    for seed in range(24):
+    for seed in range(20):
         chain = mh.run(100, 16, seed=seed, max_steps=4000)
         if not chain.converged:
             continue
         x = chain.observables["energy"]
         z.append((x.mean() - exact) / chain.summary()["energy"]["stderr"])
         naive.append((x.mean() - exact) / stats.standard_error(x, tau=1.0))
-    assert len(z) >= 20  # the runs converge
+    assert len(z) >= 18  # the runs converge
     rms = float(np.sqrt(np.mean(np.square(z))))
     assert 0.6 <= rms <= 1.5, (rms, z)
     assert float(np.sqrt(np.mean(np.square(naive)))) > 1.5
