@@ -176,7 +176,7 @@ class TrainingLoop:
         pi = self.target_at(self.round)
         model = self.trainer.model
         mh = MetropolisHastings(pi, model, moves=cfg["moves"], T=cfg["T"], connected_prob=cfg["connected_prob"],
-                                observables=lambda Z: {})
+                                observables=lambda Z: {}, check_support=False)  # a new model every round: its KL is monitored
         chain = mh.run(cfg["mh_steps"], cfg["walkers"], initial=self.walkers, seed=self.rng, burn_in=0)  # one fixed stage
         X = np.asarray(chain.state, dtype=np.int64)
         if cfg["local_sweeps"]:

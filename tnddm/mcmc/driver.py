@@ -141,10 +141,12 @@ class MetropolisHastings:
     T:           diffusion time for the scheme names (number, list, callable or distribution).
     noise:       a tnddm.noise.Noise for connected moves (default Flip(rate=1, d)).
     observables: X -> {name: (n,) array}, recorded for every walker after each step.
+    check_support: refuse, before the first run, a proposal that gives zero probability to exact
+                 samples of the target (check_support(); needs the target's exact MPS).
     """
 
     def __init__(self, target, proposal, moves="connected", T=1.0, noise: Noise | None = None,
-                 observables=None, chi: int | None = None, connected_prob: float = 0.5):
+                 observables=None, chi: int | None = None, connected_prob: float = 0.5, check_support: bool = True):
         self.target = None
         if callable(getattr(target, "log_weight", None)):
             self.target = target
@@ -161,6 +163,7 @@ class MetropolisHastings:
         self.diffusion = Diffusion(self.proposal, self.noise) if isinstance(self.proposal, MPSBase) else None
         self.moves = make_moves(moves, T, connected_prob)
         self.observables = observables
+        self._support_checked = not check_support
 
     # ---- one step ----------------------------------------------------------------------------
     def _log_pi(self, X) -> np.ndarray:
