@@ -68,13 +68,14 @@ def run_row(model, proposal, move: Move, exact: dict, observable: str, args, see
     than the budget), otherwise a fresh chain runs with the full budget args.max_seconds.
     """
     mh = MetropolisHastings(model, proposal, moves=[move])
+    missing = {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else
+                                                                            float(move.T)),
+               "T": None if move.kind == "disconnected" or move.adaptive else float(move.T),
+               "acceptance": None, "burn_in": 0, "recorded": 0, "converged": False, "observable": observable,
+               "stop": "proposal misses the support", "exact": exact[observable][0], "ess_per_second": None,
+               "max_rhat": None, "min_records_per_tau": None}
     if not covers:  # the chain could not reach every configuration of the target: no run
-        return {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else
-                                                                           float(move.T)),
-                "T": None if move.kind == "disconnected" or move.adaptive else float(move.T),
-                "acceptance": None, "burn_in": 0, "recorded": 0, "converged": False, "observable": observable,
-                "stop": "proposal misses the support", "exact": exact[observable][0], "ess_per_second": None,
-                "max_rhat": None, "min_records_per_tau": None}
+        return missing
 
     def chain_of(seconds):
         return mh.run(args.steps, args.walkers, initial="exact", seed=next(seeds), burn_in="auto",
@@ -86,14 +87,9 @@ def run_row(model, proposal, move: Move, exact: dict, observable: str, args, see
     try:
         chain, probe = chain_of(args.probe_seconds), True
     except ValueError as exc:  # exact samples outside the proposal's support: MH would not be ergodic
-        if "zero target or proposal probability" not in str(exc):
+        if "zero target or proposal probability" not in str(exc) and "could not reach" not in str(exc):
             raise
-        return {"kind": move.kind, "T_setting": "auto" if move.adaptive else (None if move.kind == "disconnected" else
-                                                                           float(move.T)),
-                "T": None if move.kind == "disconnected" or move.adaptive else float(move.T),
-                "acceptance": None, "burn_in": 0, "recorded": 0, "converged": False, "observable": observable,
-                "stop": "proposal misses the support", "exact": exact[observable][0], "ess_per_second": None,
-                "max_rhat": None, "min_records_per_tau": None}
+        return missing
     if not ok(chain) and chain.acceptance() >= args.min_acceptance:
         chain, probe = chain_of(args.max_seconds), False
     summary = chain.summary(exact=exact)
