@@ -4,11 +4,11 @@ Distributions are probability MPS (ProbMPS dense, SparseMPS automaton cores), no
 product MPO of single-site Markov-jump propagators, and Diffusion gives the exact forward
 marginals, Bayes denoising, exact reverse paths and discrete scores.
 """
-import os
+import os as _os
 
 # numba's OpenMP threads and OpenBLAS's threads alternate on every site of a sampling sweep;
 # with the default active wait policy each side spins while the other works (25x slower).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import noise  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
@@ -18,9 +18,18 @@ __version__ = "0.1.0"
 __all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "__version__"]
 
 
-def __getattr__(name):  # lazy subpackages keep `import tnddm` light
-    if name in {"lattice", "mcmc", "validate", "learn", "io", "goodness_of_fit"}:
+#: subpackages imported on first use (`tnddm.lattice`, ...), which keeps `import tnddm` light
+LAZY_SUBMODULES = ("lattice", "mcmc", "observables", "validate", "learn", "io", "goodness_of_fit", "gaussian",
+                   "distributed", "bridges", "rng")
+
+
+def __getattr__(name):
+    if name in LAZY_SUBMODULES:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tnddm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(LAZY_SUBMODULES) | {"diffusion", "mps"})
