@@ -373,6 +373,8 @@ def _exact_max_height(ctx):
     from .mcmc.reference import _stay_below
 
     H = ctx.model.n_sites // 2
+    if (H + 1) * ctx.model.n_sites * (H + 1) > MAX_COUNT_WORK:  # one forward pass per height
+        return None
     return float(sum(1.0 - _stay_below(ctx.auto, k) for k in range(H + 1)))
 
 
@@ -457,10 +459,21 @@ def available(model) -> list[str]:
     return [name for name, o in OBSERVABLES.items() if fam in o.families]
 
 
+MAX_TABLE_ENTRIES = 2_000_000  # P(h_i = k) is left out of the default list beyond this many entries (N (N/2 + 1))
+
+
+def default_names(model) -> list[str]:
+    """available(model) without the observables whose tables are too large (P(h_i = k) of long chains)."""
+    names = available(model)
+    if family(model) == "fredkin" and model.n_sites * (model.n_sites // 2 + 1) > MAX_TABLE_ENTRIES:
+        names.remove("height_distribution")
+    return names
+
+
 def _names(model, names) -> list[str]:
     avail = available(model)
     if names is None:
-        return avail
+        return default_names(model)
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     bad = [n for n in names if n not in avail]
@@ -619,6 +632,7 @@ class Report:
 
 def _g(v, digits=6) -> str:
     v = float(v)
+    v = 0.0 if abs(v) < 1e-13 else v  # rounding noise of an exact zero (e.g. <m> at h = 0)
     return f"{v:.{digits}g}" if np.isfinite(v) else str(v)
 
 
@@ -721,6 +735,119 @@ def _exact_values(model, names, exact_values, max_distance):
     return exact(model, names, max_distance) if exact_values else {}
 
 
+# ---- parameter scans ----------------------------------------------------------------------------
+#: observables scanned and plotted by default, per model family (exact, cheap)
+SCAN_DEFAULTS = {"ising": ("specific_heat", "susceptibility_abs", "binder", "correlation_length"),
+                 "potts": ("specific_heat", "order_parameter", "correlation_length"),
+                 "fredkin": ("area", "mid_height", "max_height"), "grid": ("energy_per_site", "specific_heat")}
+#: axis labels with units (k_B = 1, energies in units of J)
+UNITS = {"energy_per_site": "J", "specific_heat": "k_B per site", "susceptibility": "1/J per site",
+         "susceptibility_abs": "1/J per site", "correlation_length": "lattice spacings", "area": "lattice units^2",
+         "mid_height": "lattice units", "max_height": "lattice units", "beta": "1/J", "h": "J", "J": "energy units",
+         "c": "Fredkin rate", "length": "columns", "width": "sites per column", "n_sites": "sites"}
+
+
+def scan(make_model, grid: dict, names=None) -> list[dict]:
+    """Exact observables over the cartesian product of parameter values (the last parameter varies fastest).
+
+    Returns DataFrame-ready rows {parameter: value, ..., observable: exact value} (scalar observables only).
+    Every model is built (and its memory checked) before any observable is computed.
+
+    Args:
+        make_model: function of the parameters (keywords) returning a lattice model,
+            e.g. lambda beta, width: IsingCylinder(16, width, beta).
+        grid: {parameter: list of values}, e.g. {"beta": np.linspace(0.3, 0.6, 16), "width": [4, 6, 8]}.
+        names: observables (default SCAN_DEFAULTS of the model's family); arrays such as G(r) are refused.
+    """
+    import itertools
+
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError("grid must be a non-empty dict {parameter: list of values}")
+    keys = list(grid)
+    values = []
+    for k in keys:
+        v = list(np.atleast_1d(grid[k]).tolist()) if not isinstance(grid[k], (list, tuple)) else list(grid[k])
+        if not v:
+            raise ValueError(f"grid[{k!r}] must hold at least one value")
+        values.append(v)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+    models = [make_model(**p) for p in points]
+    fam = family(models[0])
+    names = list(SCAN_DEFAULTS[fam]) if names is None else _names(models[0], names)
+    arrays = [n for n in names if n in ("correlation", "height_profile", "height_variance", "height_distribution")]
+    if arrays:
+        raise ValueError(f"names: {arrays[0]!r} is an array; a scan takes scalar observables")
+    rows = []
+    for p, model in zip(points, models):
+        ex = exact(model, names)
+        rows.append({**p, **{n: ex.get(n, float("nan")) for n in names}})
+    return rows
+
+
+#: axis names of the plotted quantities
+LABELS = {"energy_per_site": "energy per site e", "specific_heat": "specific heat per site c",
+          "susceptibility": "susceptibility chi", "susceptibility_abs": "susceptibility chi' (from |m|)",
+          "binder": "Binder cumulant U_4", "abs_magnetisation": "<|m|>", "correlation_length": "correlation length xi",
+          "order_parameter": "Potts order parameter", "beta": "inverse temperature beta"}
+
+
+def _label(name: str) -> str:
+    unit = UNITS.get(name)
+    return LABELS.get(name, name.replace("_", " ")) + (f" ({unit})" if unit else "")
+
+
+def plot_scan(rows, x: str, names, path=None, series=None, title: str = "", family_of_rows: str | None = None):
+    """One panel per observable against parameter x, one line per value of the other parameters.
+
+    Returns the matplotlib Figure; writes a PNG to path if given (object API: no backend switch).
+
+    Args:
+        rows: scan() rows.
+        x: the parameter on the horizontal axis.
+        names: observables to plot (one panel each).
+        path: output PNG (None: only return the figure).
+        series: parameters that label the lines (default: every parameter except x that varies).
+        title: figure title.
+        family_of_rows: the models' family ('ising' marks beta_c on a beta axis).
+    """
+    from matplotlib.figure import Figure
+
+    names = list(names)
+    if not rows or x not in rows[0]:
+        raise ValueError(f"x must be a parameter of the rows; got {x!r}")
+    if series is None:
+        series = [k for k in rows[0] if k != x and k not in names and len({r[k] for r in rows}) > 1]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in series), []).append(r)
+    cols = min(len(names), 2)
+    nrows = -(-len(names) // cols)
+    fig = Figure(figsize=(4.6 * cols, 3.3 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+    for ax, name in zip(axes, names):
+        for k, (key, rs) in enumerate(groups.items()):
+            rs = sorted(rs, key=lambda r: r[x])
+            label = ", ".join(f"{s}={v:g}" if isinstance(v, (int, float)) else f"{s}={v}" for s, v in zip(series, key))
+            ax.plot([r[x] for r in rs], [r[name] for r in rs], "o-", ms=3, color=f"C{k % 10}", label=label or None)
+        if x == "beta" and family_of_rows == "ising":
+            from .lattice import BETA_C
+
+            ax.axvline(BETA_C, color="0.5", ls=":", lw=1, label="beta_c (infinite 2D lattice)" if ax is axes[0] else None)
+        ax.set_xlabel(_label(x))
+        ax.set_ylabel(_label(name))
+        ax.grid(alpha=0.3)
+        if (series or x == "beta" and family_of_rows == "ising") and len(groups) <= 8:
+            ax.legend(fontsize=8, title="exact", title_fontsize=8)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        _save(fig, path)
+    return fig
+
+
 # ---- snapshots ----------------------------------------------------------------------------------
 def as_grid(model, X) -> np.ndarray:
     """Configurations (n, N) as (n, L, W) arrays (column-major sites n = c W + row): X_grid[s, c, row].
@@ -790,6 +917,6 @@ def _save(fig, path) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight"))
 
 
-__all__ = ["OBSERVABLES", "Observable", "Estimate", "Report", "available", "exact", "estimate", "estimate_chain",
+__all__ = ["OBSERVABLES", "Observable", "Estimate", "Report", "available", "default_names", "exact", "estimate", "estimate_chain",
            "exact_correlation", "correlation_pairs", "count_law", "binder_cumulant", "pair_function", "family",
-           "as_grid", "plot_snapshots"]
+           "as_grid", "plot_snapshots", "scan", "plot_scan", "SCAN_DEFAULTS"]

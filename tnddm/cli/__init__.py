@@ -8,7 +8,7 @@ import click
 
 from .. import __version__
 
-SUBCOMMANDS = ("sample", "info", "mcmc", "train", "validate", "bench")
+SUBCOMMANDS = ("sample", "info", "scan", "mcmc", "train", "validate", "bench")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,6 +11,7 @@ from ..diffusion import Diffusion
 from ..io import save_samples
 from ..noise import make_noise
 from ..io.files import SAMPLE_SUFFIXES
+from ._report import add_estimates
 from .common import (card_argument, check_allocation, check_option, check_output_path, emit_summary, json_option,
                      max_memory_option, progress_option, resolve_card, set_option, show_progress)
 
@@ -102,7 +103,10 @@ def command(card, n_samples, mode, noise_kind, rate, T, steps, seed, scheduler, 
     summary = {"out": out, "model": card["model"]["kind"], "n_sites": P.n_sites, "n_samples": n, "mode": mode,
                "seconds": elapsed, "samples_per_second": n / max(elapsed, 1e-12), "log_z": model.log_z()}
     summary.update({f"mean_{k}": float(np.mean(v)) for k, v in stats.items()})
+    table = add_estimates(summary, model, X, as_json)  # estimates +- standard errors beside the exact values
     emit_summary(summary, as_json)
+    if table:
+        click.echo(table)
 
 
 def _sample_on_dask(P, mode, noise_spec, n, T, steps, seed, scheduler, workers, tasks, progress):
