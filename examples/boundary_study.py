@@ -5,7 +5,7 @@
 Systems: the Ising strip L x L at beta_c (L = 32, 64, 128) and a +-J Edwards-Anderson 32 x 32
 instance at beta = 1 (disorder seed 1). For every boundary bond chi_b: the time to build the
 environments, and a Metropolis-Hastings chain of independent (disconnected) proposals with
-automatic burn-in (32 walkers): acceptance, tau of the energy (with its error), ESS per second (only for
+automatic burn-in (64 walkers): acceptance, tau of the energy (with its error), ESS per second (only for
 converged chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
 error bars. Baselines, measured as their users run them: Wolff (ferromagnet only) recording once
 per sweep of about N flipped spins (clusters per record = N / mean cluster size from a pilot), and
@@ -31,6 +31,7 @@ from tnddm.mcmc.local import ising_series, ising_wolff
 
 FULL = [("ising", 32, BETA_C, (2, 4, 8, 16)), ("ising", 64, BETA_C, (4, 8, 16)), ("ising", 128, BETA_C, (4, 8)),
         ("ea", 32, 1.0, (2, 4, 8, 16))]
+WALKERS = 64  # walkers of the proposal chains (blocks of 32 per core in the compiled kernel)
 QUICK = [("ising", 6, BETA_C, (1, 2)), ("ea", 6, 1.0, (2,))]
 
 
@@ -73,7 +74,7 @@ def tn_row(kind, L, beta, chi, budget, seed):
     q.sample(2, seed=0)  # compile outside the timing
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
-    chain = mh.run(100, 32, seed=seed, max_seconds=budget)
+    chain = mh.run(100, WALKERS, seed=seed, max_seconds=budget)
     row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
     row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in)
     return row
@@ -170,6 +171,7 @@ def main():
     ap.add_argument("out", type=Path)
     ap.add_argument("--quick", action="store_true", help="small systems, short budgets (seconds)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 3)")
+    ap.add_argument("--only", nargs="+", metavar="SYSTEM", help="run only these systems, e.g. ea32 ising64")
     ap.add_argument("--render", action="store_true", help="redraw table.md and the plots from OUT/results.json")
     args = ap.parse_args()
     if args.render:
@@ -183,6 +185,8 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for kind, L, beta, chis in (QUICK if args.quick else FULL):
+        if args.only and f"{kind}{L}" not in args.only:
+            continue
         system = f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
         for chi in chis:
             rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system))
@@ -191,7 +195,8 @@ def main():
             rows.append(dict(baseline_row(kind, L, beta, method, budget, seed=7), system=system))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         plot(rows, args.out / f"{kind}_{L}.png", system)
-    cmd = "python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
+    cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
+           + (" --only " + " ".join(args.only) if args.only else ""))
     (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows))
     (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows}, indent=1, default=float))
 

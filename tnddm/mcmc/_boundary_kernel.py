@@ -38,111 +38,154 @@ def site_tables(a, logH):
 
 
 @njit(cache=True, parallel=True)
-def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced, floor, X, logq):
-    """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations); wt = site_tables."""
+def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced, floor, block, X, logq):
+    """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations); wt = site_tables.
+
+    Blocks of `block` samples are processed site-major (the innermost loops run over the samples of a
+    block, contiguous in memory); uniforms and forced are given site-major, shape (L*W, n).
+    """
     n = X.shape[0]
     L, W, d = wt.shape[0], wt.shape[1], wt.shape[3]
-    for s in prange(n):
-        R = np.zeros((W + 1, d, chi))
-        T = np.zeros((d, chi))
-        M = np.zeros((d, chi))
-        Lv = np.zeros(chi)
-        w = np.zeros((W, d))
-        u = np.zeros(d)
-        total = 0.0
+    n_blocks = (n + block - 1) // block
+    for blk in prange(n_blocks):
+        s0 = blk * block
+        B = min(block, n - s0)
+        R = np.zeros((W + 1, d, chi, B))
+        T = np.zeros((d, chi, B))
+        M = np.zeros((d, chi, B))
+        Lv = np.zeros((chi, B))
+        w = np.zeros((W, d, B))
+        u = np.zeros((d, B))
+        top = np.zeros(B)
+        norm = np.zeros(B)
+        big = np.zeros(B)
+        prod = np.ones(B)
+        total = np.zeros(B)
+        xs = np.zeros((L * W, B), dtype=np.int64)
         for c in range(L):
             for r in range(W):  # site weights with the couplings to the drawn column c - 1
-                p = X[s, (c - 1) * W + r] if c > 0 else 0
-                for x in range(d):
-                    w[r, x] = wt[c, r, p, x]
+                for b in range(B):
+                    p = xs[(c - 1) * W + r, b] if c > 0 else 0
+                    for x in range(d):
+                        w[r, x, b] = wt[c, r, p, x]
             for x in range(d):
-                R[W, x, 0] = 1.0
+                for b in range(B):
+                    R[W, x, 0, b] = 1.0
             for r in range(W - 1, -1, -1):  # right sums within the column
                 cl, cr = shapes[c, r, 0], shapes[c, r, 2]
                 off = offsets[c, r]
                 for x in range(d):
                     for al in range(cl):
-                        acc = 0.0
                         base = off + (al * d + x) * cr
+                        for b in range(B):
+                            T[x, al, b] = 0.0
                         for be in range(cr):
-                            acc += data[base + be] * R[r + 1, x, be]
-                        T[x, al] = acc * w[r, x]
-                big = 0.0
+                            g = data[base + be]
+                            if g != 0.0:
+                                for b in range(B):
+                                    T[x, al, b] += g * R[r + 1, x, be, b]
+                        for b in range(B):
+                            T[x, al, b] *= w[r, x, b]
+                for b in range(B):
+                    big[b] = 0.0
                 if r > 0:
                     for p in range(d):
                         for al in range(cl):
-                            acc = 0.0
+                            for b in range(B):
+                                R[r, p, al, b] = 0.0
                             for x in range(d):
-                                acc += V[c, r - 1, p, x] * T[x, al]
-                            R[r, p, al] = acc
-                            if abs(acc) > big:
-                                big = abs(acc)
+                                v = V[c, r - 1, p, x]
+                                for b in range(B):
+                                    R[r, p, al, b] += v * T[x, al, b]
+                            for b in range(B):
+                                big[b] = max(big[b], abs(R[r, p, al, b]))
+                    np_ = d
                 else:
                     for al in range(cl):
-                        acc = 0.0
+                        for b in range(B):
+                            R[0, 0, al, b] = 0.0
                         for x in range(d):
-                            acc += T[x, al]
-                        R[0, 0, al] = acc
-                        if abs(acc) > big:
-                            big = abs(acc)
-                if big > 0.0:
-                    for p in range(d):
-                        for al in range(cl):
-                            R[r, p, al] /= big
-            Lv[0] = 1.0
-            prev = 0
+                            for b in range(B):
+                                R[0, 0, al, b] += T[x, al, b]
+                        for b in range(B):
+                            big[b] = max(big[b], abs(R[0, 0, al, b]))
+                    np_ = 1
+                for b in range(B):
+                    big[b] = 1.0 / big[b] if big[b] > 0.0 else 1.0
+                for p in range(np_):
+                    for al in range(cl):
+                        for b in range(B):
+                            R[r, p, al, b] *= big[b]
+            for b in range(B):
+                Lv[0, b] = 1.0
             for r in range(W):  # left pass: draw the rows
                 cl, cr = shapes[c, r, 0], shapes[c, r, 2]
                 off = offsets[c, r]
-                top = 0.0
-                for x in range(d):
-                    for be in range(cr):
-                        M[x, be] = 0.0
-                    for al in range(cl):
-                        la = Lv[al]
-                        if la != 0.0:
-                            base = off + (al * d + x) * cr
-                            for be in range(cr):
-                                M[x, be] += la * data[base + be]
-                    acc = 0.0
-                    for be in range(cr):
-                        acc += M[x, be] * R[r + 1, x, be]
-                    acc *= w[r, x]
-                    if r > 0:
-                        acc *= V[c, r - 1, prev, x]
-                    u[x] = acc
-                    if acc > top:
-                        top = acc
-                norm = 0.0
-                for x in range(d):
-                    if u[x] < floor * top:
-                        u[x] = floor * top
-                    norm += u[x]
-                if norm <= 0.0:
-                    for x in range(d):
-                        u[x] = 1.0
-                    norm = d
                 idx = c * W + r
-                if use_forced:
-                    xr = forced[s, idx]
-                else:
-                    target = uniforms[s, idx] * norm
-                    xr = d - 1
-                    cum = 0.0
-                    for x in range(d):
-                        cum += u[x]
-                        if target < cum:
-                            xr = x
-                            break
-                X[s, idx] = xr
-                total += np.log(u[xr] / norm)
-                big = 0.0
-                for be in range(cr):
-                    Lv[be] = M[xr, be]
-                    if abs(Lv[be]) > big:
-                        big = abs(Lv[be])
-                if big > 0.0:
+                for x in range(d):
                     for be in range(cr):
-                        Lv[be] /= big
-                prev = xr
-        logq[s] = total
+                        for b in range(B):
+                            M[x, be, b] = 0.0
+                    for al in range(cl):
+                        base = off + (al * d + x) * cr
+                        for be in range(cr):
+                            g = data[base + be]
+                            if g != 0.0:
+                                for b in range(B):
+                                    M[x, be, b] += g * Lv[al, b]
+                    for b in range(B):
+                        u[x, b] = 0.0
+                    for be in range(cr):
+                        for b in range(B):
+                            u[x, b] += M[x, be, b] * R[r + 1, x, be, b]
+                    for b in range(B):
+                        u[x, b] *= w[r, x, b]
+                if r > 0:
+                    for b in range(B):
+                        prev = xs[idx - 1, b]
+                        for x in range(d):
+                            u[x, b] *= V[c, r - 1, prev, x]
+                for b in range(B):
+                    top[b] = 0.0
+                for x in range(d):
+                    for b in range(B):
+                        top[b] = max(top[b], u[x, b])
+                for b in range(B):
+                    norm[b] = 0.0
+                for x in range(d):
+                    for b in range(B):
+                        u[x, b] = max(u[x, b], floor * top[b])
+                        norm[b] += u[x, b]
+                for b in range(B):
+                    if norm[b] <= 0.0:
+                        for x in range(d):
+                            u[x, b] = 1.0
+                        norm[b] = d
+                    if use_forced:
+                        xr = forced[idx, s0 + b]
+                    else:
+                        target = uniforms[idx, s0 + b] * norm[b]
+                        xr = d - 1
+                        cum = 0.0
+                        for x in range(d):
+                            cum += u[x, b]
+                            if target < cum:
+                                xr = x
+                                break
+                    xs[idx, b] = xr
+                    prod[b] *= u[xr, b] / norm[b]
+                    if prod[b] < 1e-200:
+                        total[b] += np.log(prod[b])
+                        prod[b] = 1.0
+                    big[b] = 0.0
+                    for be in range(cr):
+                        Lv[be, b] = M[xr, be, b]
+                        big[b] = max(big[b], abs(Lv[be, b]))
+                    big[b] = 1.0 / big[b] if big[b] > 0.0 else 1.0
+                for be in range(cr):
+                    for b in range(B):
+                        Lv[be, b] *= big[b]
+        for b in range(B):
+            logq[s0 + b] = total[b] + np.log(prod[b])
+            for i in range(L * W):
+                X[s0 + b, i] = xs[i, b]

@@ -29,12 +29,14 @@ pi(x) prod_i K_T(y_i | x_i), with environments built per walker (O(L W (d chi)^3
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
 from ._boundary_kernel import draw_columns, pack_environments, site_tables
 
+BLOCK = 32    # samples per block of the compiled kernel (site-major within a block)
 FLOOR = 1e-12  # conditionals are floored at this fraction of their largest entry (full support)
 
 
@@ -59,6 +61,11 @@ def quimb_compress(cores, chi: int) -> list[np.ndarray]:
 
 
 COMPRESSORS = {"svd": svd_compress, "quimb": quimb_compress}  # boundary-MPS compression by name
+
+
+def _block(n: int) -> int:
+    """Samples per block: at most BLOCK, and at least one block per thread when n allows."""
+    return max(1, min(BLOCK, -(-n // numba.get_num_threads())))
 
 
 def _check_chi(chi) -> int:
@@ -99,6 +106,10 @@ class BoundaryProposal:
         self.a = model.site_log_weights()             # (L, W, d)
         self.envs = self.environments(self.a, progress=progress)
         self._packed = pack_environments(self.envs)
+        self._tables = site_tables(self.a, self.logH)
+        W1 = max(self.W - 1, 0)
+        self._V = (np.exp(self.logV - self.logV.max(axis=(2, 3), keepdims=True)) if W1
+                   else np.ones((self.L, 0, self.d, self.d)))  # vertical factors, scaled per bond
 
     @property
     def bond_dims(self) -> list[int]:
@@ -136,20 +147,20 @@ class BoundaryProposal:
         return envs
 
     # ---- all columns (compiled kernel) ------------------------------------------------------
-    def _run(self, n, envs, a, rng=None, forced=None, packed=None):
+    def _run(self, n, envs, a, rng=None, forced=None, packed=None, tables=None):
         """Draw (or evaluate, if forced (n, N)) all columns left to right; returns (X (n, N), log q (n,)).
 
-        envs: environments for site log-weights a (L, W, d); packed: their pack_environments.
+        envs: environments for site log-weights a (L, W, d); packed: their pack_environments;
+        tables: site_tables(a, log H) (computed here if not given).
         """
         data, offsets, shapes, chi = pack_environments(envs) if packed is None else packed
-        V = np.exp(self.logV - self.logV.max(axis=(2, 3), keepdims=True)) if self.W > 1 else np.ones((self.L, 0, self.d, self.d))
+        wt = site_tables(np.asarray(a, dtype=float), self.logH) if tables is None else tables
         X = np.empty((n, self.n_sites), dtype=np.int64)
         logq = np.empty(n)
         use_forced = forced is not None
-        F = np.ascontiguousarray(forced, dtype=np.int64).reshape(n, -1) if use_forced else np.zeros((1, 1), np.int64)
-        U = rng.random((n, self.n_sites)) if not use_forced else np.zeros((1, 1))
-        wt = site_tables(np.asarray(a, dtype=float), self.logH)
-        draw_columns(data, offsets, shapes, chi, wt, V, U, F, use_forced, self.floor, X, logq)
+        F = np.ascontiguousarray(np.asarray(forced, dtype=np.int64).reshape(n, -1).T) if use_forced else np.zeros((1, 1), np.int64)
+        U = rng.random((self.n_sites, n)) if not use_forced else np.zeros((1, 1))  # site-major uniforms
+        draw_columns(data, offsets, shapes, chi, wt, self._V, U, F, use_forced, self.floor, _block(n), X, logq)
         return X, logq
 
     # ---- the proposal contract ------------------------------------------------------------------
@@ -158,12 +169,12 @@ class BoundaryProposal:
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be >= 1; got {n}")
-        return self._run(n, self.envs, self.a, rng=as_generator(seed), packed=self._packed)
+        return self._run(n, self.envs, self.a, rng=as_generator(seed), packed=self._packed, tables=self._tables)
 
     def log_prob(self, X) -> np.ndarray:
         """Exact log q(X) of given configurations (n, N)."""
         X = self.model._configs(X)
-        return self._run(X.shape[0], self.envs, self.a, forced=X, packed=self._packed)[1]
+        return self._run(X.shape[0], self.envs, self.a, forced=X, packed=self._packed, tables=self._tables)[1]
 
     def tilted(self, log_tilts, seed=None, forced=None):
         """Draws (or forced evaluations) of q for pi(x) prod_i tilt_i(x_i), one walker per row of
