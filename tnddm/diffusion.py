@@ -34,6 +34,9 @@ class Diffusion:
         self.d_out = noise.d_out
         self._marginals: dict[float, MPSBase] = {}
 
+    def __repr__(self) -> str:
+        return f"Diffusion(model={self.model!r}, noise={self.noise!r})"
+
     # ---- marginals and transitions ----------------------------------------------------------
     def marginal(self, t) -> MPSBase:
         """P_t as an MPS over d_out states (P_0 embedded when t = 0; the model itself where K_t is the identity,

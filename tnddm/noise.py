@@ -28,6 +28,9 @@ class Schedule:
     def to_dict(self) -> dict:
         return {"kind": type(self).__name__.lower(), **vars(self)}
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v:g}' for k, v in vars(self).items())})"
+
 
 class Constant(Schedule):
     """beta(t) = 1, sigma(t) = t (the rate lives in Q)."""
@@ -200,7 +203,15 @@ class Noise:
         return {"kind": "rates", "Q": self.Q.tolist(), "d": self.d, "schedule": self.schedule.to_dict()}
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(d={self.d}, d_out={self.d_out})"
+        spec = self.to_dict()
+        spec.pop("kind", None)
+        sched = spec.pop("schedule", None)
+        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in spec.items() if k != "Q")
+        if "Q" in spec:
+            args = f"Q={np.array2string(self.Q, precision=3, separator=', ').replace(chr(10), '')}, " + args
+        if sched and sched.get("kind") != "constant":
+            args += f", schedule={make_schedule(sched)!r}"
+        return f"{type(self).__name__}({args})"
 
 
 class Flip(Noise):

@@ -61,6 +61,9 @@ class Automaton:
         self.mps = SparseMPS(nxts, probs)
         self.n_sites = N
 
+    def __repr__(self) -> str:
+        return f"Automaton(n_sites={self.n_sites}, max_states={max(self.mps.bond_dims)}, log_z={self.log_z:.6g})"
+
     def state_distributions(self) -> list[np.ndarray]:
         """p_i(a) = P(state a before site i), i = 0..N (forward pass with the transition probabilities)."""
         p = [np.ones(1)]

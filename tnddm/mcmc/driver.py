@@ -165,6 +165,12 @@ class MetropolisHastings:
         self.observables = observables
         self._support_checked = not check_support
 
+    def __repr__(self) -> str:
+        moves = ", ".join(f"{m.kind}" + (f" p={m.prob:g}" if len(self.moves) > 1 else "")
+                          + (f" T={m.T!r}" if m.kind == "connected" else "") for m in self.moves)
+        target = repr(self.target) if self.target is not None else getattr(self.log_target, "__name__", "function")
+        return f"MetropolisHastings(target={target}, proposal={self.proposal!r}, moves=[{moves}], noise={self.noise!r})"
+
     # ---- one step ----------------------------------------------------------------------------
     def _log_pi(self, X) -> np.ndarray:
         out = np.asarray(self.log_target(X), dtype=float)

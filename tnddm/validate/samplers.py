@@ -61,6 +61,11 @@ class SamplerResult:
     score_evaluations: int
     counters: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        path = "None" if self.path is None else f"{self.path.shape}"
+        return (f"SamplerResult(samples {self.samples.shape}, path {path}, steps={len(self.times) - 1}, "
+                f"score_evaluations={self.score_evaluations})")
+
 
 def _jump_kernel(X, jump_probs):
     """Per-site kernel with move probabilities jump_probs (n, N, d) (0 at x_i) and the rest on x_i."""
