@@ -42,5 +42,5 @@ def command(card, n_samples, seed, physics, overrides, as_json):
         if not as_json:
             del summary["observables"]
     emit_summary(summary, as_json)
-    if table:
+    if table and not as_json:
         click.echo(table)
