@@ -109,6 +109,8 @@ def save_model(path, model, metadata: dict | None = None) -> None:
     meta.setdefault("kind", "model")
     meta["form"] = "born" if born else "1-norm"
     meta["n_sites"] = len(cores)
+    if getattr(model, "log_scale", 0.0):  # cores stored rescaled by a power of two (MPSBase.log_scale)
+        meta["log_scale"] = float(model.log_scale)
     save_checkpoint(path, arrays, meta)
 
 
@@ -129,4 +131,9 @@ def load_model(path):
         raise ValueError(f"checkpoint {str(path)!r} lacks core array {exc.args[0]!r}") from None
     if not cores:
         raise ValueError(f"checkpoint {str(path)!r} holds no MPS cores")
-    return (BornMPS(cores) if meta.get("form") == "born" else ProbMPS(cores)), meta
+    model = BornMPS(cores) if meta.get("form") == "born" else ProbMPS(cores)
+    log_scale = meta.get("log_scale", 0.0)
+    if isinstance(log_scale, bool) or not isinstance(log_scale, (int, float)) or not np.isfinite(log_scale):
+        raise ValueError(f"checkpoint {str(path)!r} has metadata log_scale = {log_scale!r}; expected a finite number")
+    model.log_scale += float(log_scale)
+    return model, meta

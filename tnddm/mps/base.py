@@ -16,6 +16,10 @@ faster storage-specific ones.
 
 Every environment is renormalised after each step (divided by the sum of its absolute values) and
 the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows nor overflows.
+A core whose largest entry lies far outside 1 (near 1e308, or subnormal) would still overflow or lose
+its precision inside one step, so the constructors store it multiplied by an exact power of two
+(rescale_cores) and keep the log of the removed factor in `log_scale`: the law, log_prob and samples
+are unchanged, and log_norm() / log_contract() add log_scale back.
 A batch dimension of size 1 broadcasts against n.
 """
 from __future__ import annotations
@@ -25,6 +29,31 @@ import numpy as np
 from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_int
 from .._memory import check_allocation
 from ..rng import as_generator
+
+
+LOG2 = float(np.log(2.0))
+
+
+def rescale_cores(arrays, dtype=np.float64, power: int = 1) -> tuple[list, float]:
+    """Cores whose largest |entry| lies outside [2^-L, 2^L] multiplied by an exact power of two (largest
+    entry then in [1/2, 1)); L = maxexp / (4 power) of dtype, i.e. 2^256 for float64 1-norm cores and
+    2^128 for Born cores (power = 2: the weights are their squares). Other cores are returned as they are.
+
+    Returns (cores, log_scale): log_scale is the log of the factor removed from the weights. Exact (no
+    rounding), so the law is unchanged, and products inside one contraction step neither overflow (cores
+    near 1e308) nor lose their precision (subnormal cores).
+    """
+    limit = np.finfo(dtype).maxexp // (4 * power)
+    out, log_scale = [], 0.0
+    for A in arrays:
+        m = float(np.max(np.abs(A))) if A.size else 0.0
+        if m > 0 and np.isfinite(m):
+            e = int(np.frexp(m)[1])  # m = f 2^e with f in [1/2, 1)
+            if abs(e) > limit:
+                A = np.ascontiguousarray(np.ldexp(A, -e), dtype=A.dtype)
+                log_scale += power * e * LOG2
+        out.append(A)
+    return out, log_scale
 
 
 def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +98,8 @@ class MPSBase:
 
     n_sites: int
     d: int
+    #: log of the power of two removed from extreme cores at construction (see rescale_cores); 0 normally
+    log_scale: float = 0.0
 
     # ---- storage primitives (subclasses) ------------------------------------------------
     @property
@@ -176,12 +207,23 @@ class MPSBase:
 
     # ---- public interface ---------------------------------------------------------------
     def log_norm(self) -> float:
-        """log Z with Z = sum_x P(x)."""
+        """log Z with Z = sum_x P(x) (of the cores as given: log_scale included)."""
+        return self._log_z() + self.log_scale
+
+    def _log_z(self) -> float:
+        """log Z of the stored cores (without log_scale): the normaliser of every internal contraction."""
         if getattr(self, "_log_norm_cache", None) is None:
             sign, logz = self._contract()
-            if not sign[0] > 0:
-                raise ValueError("the MPS has a non-positive total weight Z; it is not a distribution")
-            self._log_norm_cache = float(logz[0])
+            s, lz = float(sign[0]), float(logz[0])
+            if not (s > 0 and np.isfinite(lz)):
+                if s == 0 or lz == -np.inf:
+                    why = "Z = 0: every configuration has zero weight"
+                elif s < 0:
+                    why = "Z < 0: the (signed) cores do not contract to a distribution"
+                else:
+                    why = f"Z is not a finite number (sign {s}, log|Z| {lz})"
+                raise ValueError(f"the MPS is not a distribution: {why}")
+            self._log_norm_cache = lz
         return self._log_norm_cache
 
     def log_contract(self, tilts) -> np.ndarray:
@@ -190,7 +232,7 @@ class MPSBase:
         if np.any(w < 0):
             raise ValueError("tilts must be non-negative for a log contraction; use expect_product")
         sign, logv = self._contract(w)
-        return np.where(sign > 0, logv, -np.inf)
+        return np.where(sign > 0, logv + self.log_scale, -np.inf)
 
     def log_prob(self, X) -> np.ndarray:
         """Normalised log P(x) for a batch X of shape (n, N); -inf where P(x) = 0."""
@@ -200,7 +242,7 @@ class MPSBase:
         tilts = np.zeros((X.shape[0], self.n_sites, self.d))
         np.put_along_axis(tilts, X[:, :, None], 1.0, axis=2)
         sign, logv = self._contract(tilts)
-        return np.where(sign > 0, logv - self.log_norm(), -np.inf)
+        return np.where(sign > 0, logv - self._log_z(), -np.inf)
 
     def prob(self, X) -> np.ndarray:
         """Normalised P(x) for a batch X."""
@@ -297,7 +339,7 @@ class MPSBase:
             f = functions
         w = as_tilts(f, N, d, name="functions")
         sign, logv = self._contract(w)
-        return float(sign[0] * np.exp(logv[0] - self.log_norm()))
+        return float(sign[0] * np.exp(logv[0] - self._log_z()))
 
     def expect_site(self, values) -> np.ndarray:
         """<f(x_i)> at every site for one function f given by its d values."""
@@ -381,7 +423,7 @@ class MPSBase:
             return X, logp, logp.copy()
         if model is self and per_sample is not None:  # the kernel's weights are those of this MPS
             missing = np.isnan(log_weight)
-            log_weight[~missing] -= self.log_norm()
+            log_weight[~missing] -= self._log_z()
         else:
             missing = np.ones(n, dtype=bool)
         if np.any(missing):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs
-from .base import MPSBase, draw
+from .base import MPSBase, draw, rescale_cores
 
 
 class BornMPS(MPSBase):
@@ -36,6 +36,7 @@ class BornMPS(MPSBase):
                                  f"has left bond {B.shape[0]}")
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
             raise ValueError("the first core must have left bond 1 and the last right bond 1")
+        cores, self.log_scale = rescale_cores(cores, power=2)  # psi cores near 1e154 or tiny: exact powers of two
         self.cores = cores
         self.n_sites, self.d = len(cores), d
         self._log_norm_cache = None
@@ -117,7 +118,9 @@ class BornMPS(MPSBase):
         w = np.asarray(weights, dtype=float)
         if w.shape != (self.n_sites, self.d) or np.any(w < 0):
             raise ValueError(f"weights must be non-negative with shape ({self.n_sites}, {self.d}); got {w.shape}")
-        return BornMPS([B * np.sqrt(w[i])[None, :, None] for i, B in enumerate(self.cores)])
+        out = BornMPS([B * np.sqrt(w[i])[None, :, None] for i, B in enumerate(self.cores)])
+        out.log_scale += self.log_scale
+        return out
 
     def dense_cores(self):
         """1-norm cores A_i[x] = B_i[x] (x) B_i[x], shape (chi^2, d, chi^2) (signed; small chi only)."""
@@ -171,7 +174,7 @@ class BornMPS(MPSBase):
                 v = v / np.where(s > 0, s, 1.0)[:, None]
                 acc = acc + np.log(s)
             acc = acc + np.log(np.abs(v[:, 0]))
-        return np.where(np.isfinite(acc), 2 * acc - self.log_norm(), -np.inf)
+        return np.where(np.isfinite(acc), 2 * acc - self._log_z(), -np.inf)
 
     def ratios(self, X) -> np.ndarray:
         """P(x with x_i <- b) / P(x) = (l_i B_i[b] r_{i+1} / psi(x))^2 with the prefix and suffix vectors

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._dense_kernels import right_sweep_dense, sample_conditional, sample_shared
-from .base import MPSBase
+from .base import MPSBase, rescale_cores
 
 
 class ProbMPS(MPSBase):
@@ -36,6 +36,7 @@ class ProbMPS(MPSBase):
                 )
         if cores[0].shape[0] != 1 or cores[-1].shape[2] != 1:
             raise ValueError("arrays[0] must have left bond 1 and arrays[-1] right bond 1")
+        cores, self.log_scale = rescale_cores(cores, dtype)  # cores near 1e308 or subnormal: exact powers of two
         self.cores = cores
         self.dtype = np.dtype(dtype)
         self.n_sites = len(cores)
@@ -101,7 +102,7 @@ class ProbMPS(MPSBase):
 
     def astype(self, dtype) -> "ProbMPS":
         """The same MPS with cores in another precision (float32 halves memory and speeds sampling)."""
-        return ProbMPS(self.cores, check_nonnegative=not self.signed, dtype=dtype)
+        return _carry_scale(ProbMPS(self.cores, check_nonnegative=not self.signed, dtype=dtype), self)
 
     @classmethod
     def random(cls, n_sites: int, bond_dim: int, d: int = 2, seed=None) -> "ProbMPS":
@@ -122,8 +123,8 @@ class ProbMPS(MPSBase):
         w = np.asarray(weights, dtype=float)
         if w.shape != (self.n_sites, self.d):
             raise ValueError(f"weights must have shape ({self.n_sites}, {self.d}); got {w.shape}")
-        return ProbMPS([A * w[i][None, :, None] for i, A in enumerate(self.cores)], check_nonnegative=not self.signed,
-                       dtype=self.dtype)
+        return _carry_scale(ProbMPS([A * w[i][None, :, None] for i, A in enumerate(self.cores)],
+                                    check_nonnegative=not self.signed, dtype=self.dtype), self)
 
     def emit(self, K) -> "ProbMPS":
         """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y: cores A'[y] = sum_x K[y, x] A[x]."""
@@ -131,7 +132,7 @@ class ProbMPS(MPSBase):
         if K.ndim != 2 or K.shape[1] != self.d:
             raise ValueError(f"K must have shape (d_out, {self.d}); got {K.shape}")
         cores = [np.einsum("yx,axb->ayb", K, A) for A in self.cores]
-        return ProbMPS(cores, check_nonnegative=not self.signed and bool(np.all(K >= 0)))
+        return _carry_scale(ProbMPS(cores, check_nonnegative=not self.signed and bool(np.all(K >= 0))), self)
 
     def _transfer_right(self, i, r, w):
         A = self.cores[i]
@@ -212,3 +213,9 @@ class ProbMPS(MPSBase):
         if bad:
             raise ValueError(f"{bad} samples met a negative or zero conditional weight; the (tilted) MPS is not a distribution")
         return X, logp
+
+
+def _carry_scale(new, old):
+    """An MPS built from old's stored cores carries old's log_scale (the factor removed from extreme cores)."""
+    new.log_scale += old.log_scale
+    return new

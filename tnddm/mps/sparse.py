@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _sparse_kernels as kern
 from .._checks import as_configs
-from .base import MPSBase
+from .base import MPSBase, rescale_cores
 from .views import EmissionMixin, check_emission
 
 
@@ -63,6 +63,7 @@ class SparseMPS(MPSBase):
                 raise ValueError(f"next_states[{i}] must lie in 0..{chis[i + 1] - 1} where the weight is non-zero")
             nxt_list[i] = np.ascontiguousarray(nx)
             W_list[i] = np.ascontiguousarray(W_list[i])
+        W_list, self.log_scale = rescale_cores(W_list)  # weights near 1e308 or subnormal: exact powers of two
         self.next_states = nxt_list
         self.weights = W_list
         self.n_sites, self.d, self.k = N, d, k
@@ -100,13 +101,17 @@ class SparseMPS(MPSBase):
         """The same distribution with dense cores (a ProbMPS); only for moderate bond dimension."""
         from .dense import ProbMPS
 
-        return ProbMPS(self.dense_cores())
+        P = ProbMPS(self.dense_cores())
+        P.log_scale += self.log_scale
+        return P
 
     def tilt(self, weights):
         w = np.asarray(weights, dtype=float)
         if w.shape != (self.n_sites, self.d):
             raise ValueError(f"weights must have shape ({self.n_sites}, {self.d}); got {w.shape}")
-        return SparseMPS(self.next_states, [W * w[i][None, :, None] for i, W in enumerate(self.weights)])
+        out = SparseMPS(self.next_states, [W * w[i][None, :, None] for i, W in enumerate(self.weights)])
+        out.log_scale += self.log_scale
+        return out
 
     def emit(self, K) -> "EmittedMPS":
         """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K of shape (d_out, d), non-negative)."""
@@ -187,7 +192,7 @@ class SparseMPS(MPSBase):
         nxt, W, core_off, _, _ = self._flat_cores()
         out = np.empty(X.shape[0])
         kern.path_log_weight(nxt, W, core_off, self.d, X, out)
-        return out - self.log_norm()
+        return out - self._log_z()
 
     def _samples_from_seeds(self) -> bool:
         """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
@@ -247,6 +252,7 @@ class EmittedMPS(EmissionMixin, SparseMPS):
     def __init__(self, clean: SparseMPS, K):
         self.clean, self.K = clean, check_emission(K, clean.d)
         self.n_sites, self.d = clean.n_sites, self.K.shape[0]
+        self.log_scale = clean.log_scale
         self._chis = clean.bond_dims
         self._expanded = None
         self._log_norm_cache = None

@@ -53,6 +53,7 @@ class Emitted(EmissionMixin, MPSBase):
     def __init__(self, clean: MPSBase, K):
         self.clean, self.K = clean, check_emission(K, clean.d)
         self.n_sites, self.d = clean.n_sites, self.K.shape[0]
+        self.log_scale = clean.log_scale
         self._log_norm_cache = None
 
     @property
@@ -75,6 +76,7 @@ class Tilted(MPSBase):
             raise ValueError(f"weights must be finite and non-negative with shape ({base.n_sites}, {base.d}); got {v.shape}")
         self.base, self.v = base, v
         self.n_sites, self.d = base.n_sites, base.d
+        self.log_scale = base.log_scale
         self._log_norm_cache = None
 
     @property
