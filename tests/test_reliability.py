@@ -528,6 +528,7 @@ def test_json_output_is_valid_json_everywhere(files, tmp_path, capsys):
     commands = {
         "sample": ["sample", files["chain"], "-n", "20", "--out", tmp_path / "s.npz"],
         "info": ["info", files["chain"], "--n-samples", "5"],
+        "scan": ["scan", files["chain"], "--set", "model.beta=0.2,0.4", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png"],
         "train": ["train", files["chain"], "--data", files["data"], "--epochs", "1", "--set", "train.kl_samples=2"],
         "validate": ["validate", files["chain"], "--sampler", "euler", "--steps", "2"],
         "mcmc": ["mcmc", files["fredkin"], "--steps", "20", "--walkers", "4", "--burn-in", "0", "--T", "0.5"],
