@@ -122,7 +122,10 @@ def test_markov_gauge_kernel_across_tiles_and_blocks():
     P = model.mps()
     assert P._samples_from_seeds()  # the kernel under test
     X, logp = P.sample(5000, seed=7)
-    np.testing.assert_allclose(logp, P.log_prob(X), rtol=1e-10)
+    np.testing.assert_allclose(logp, P.table_log_prob(X), rtol=1e-12)  # log q of the float32 tables sampled
+    assert np.abs(logp - P.log_prob(X)).max() <= P.sample_table_bound
+    X64, logp64 = P.astype(np.float64).sample(5000, seed=7)
+    np.testing.assert_allclose(logp64, P.log_prob(X64), rtol=1e-10)
     np.testing.assert_array_equal(X, P.sample(5000, seed=7, batch_size=1500)[0])
     energy = model.energy(X)
     exact = model.observables()["energy_per_site"] * model.n_sites

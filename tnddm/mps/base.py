@@ -86,6 +86,29 @@ def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, np.log(p[np.arange(x.size), x])
 
 
+#: default integer dtype of samples by the number of states d: the first whose range holds 0..d-1
+SAMPLE_DTYPES = ((128, np.int8), (256, np.uint8), (2**15, np.int16), (2**31, np.int32))
+
+
+def sample_dtype(d: int, dtype=None) -> np.dtype:
+    """The integer dtype of samples of d states: `dtype` if given (checked to hold 0..d-1), else the first
+    of SAMPLE_DTYPES that does (int8 for d <= 128, uint8 for d <= 256), else int64.
+
+    Args:
+        d: number of states per site.
+        dtype: None or an integer dtype (e.g. np.int64).
+    """
+    if dtype is None:
+        return np.dtype(next((dt for limit, dt in SAMPLE_DTYPES if d <= limit), np.int64))
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be an integer dtype such as np.int8 or np.int64; got {dtype!r}") from None
+    if dt.kind not in "iu" or np.iinfo(dt).max < d - 1:
+        raise ValueError(f"dtype must be an integer dtype holding the states 0..{d - 1}; got {dtype!r}")
+    return dt
+
+
 def one_hot(x: np.ndarray, d: int) -> np.ndarray:
     """(n,) states -> (n, d) indicator rows."""
     out = np.zeros((x.shape[0], d))
@@ -364,22 +387,73 @@ class MPSBase:
         return values * np.exp(logl[:, :-1] + logr[:, 1:] - total[:, None])[:, :, None]
 
     def sample(self, n: int, seed=None, tilts=None, batch_size: int | None = None, progress: bool = False,
-               return_log_prob: bool = False):
+               return_log_prob: bool = False, dtype=None):
         """Exact independent samples and their exact log-probabilities.
 
         Without tilts: X ~ P / Z. With tilts w (N, d) shared or (n, N, d) one row per sample:
         X ~ P(x) prod_i w_i[x_i] / normaliser, and the log-probability is under that law.
-        Returns (X, logp) with X int64 (n, N). The result depends only on the seed, not on
-        batch_size (each sample consumes N uniforms in order). return_log_prob: also return the
-        untilted log P(X) (from the sampling kernel when it has it, else by log_prob).
+        Returns (X, logp), X of shape (n, N). The result depends only on the seed, not on
+        batch_size (each sample consumes N uniforms in order), nor on dtype.
+
+        Args:
+            n: number of samples.
+            seed: int, SeedSequence or Generator.
+            tilts: None, (N, d) shared or (n, N, d) per-sample non-negative site weights.
+            batch_size: samples per kernel call (default: the storage's own).
+            progress: show a progress bar.
+            return_log_prob: also return the untilted log P(X) (from the sampling kernel when it
+                has it, else by log_prob).
+            dtype: integer dtype of X; default sample_dtype(d): int8 for d <= 128, uint8 for
+                d <= 256 (cast before arithmetic that can leave that range), int64 on request.
         """
         n = check_nonnegative_int(n, "n")
+        plan = self._sampling_plan(n, seed, tilts, batch_size, return_log_prob)
+        out_dtype = sample_dtype(self.d, dtype)
+        N = self.n_sites
+        check_allocation(n * (N * out_dtype.itemsize + 8 * (2 if return_log_prob else 1)),
+                         f"{n} samples of {N} sites ({out_dtype.name}) and their log-probabilities")
+        X = np.empty((n, N), dtype=out_dtype)
+        logp = np.empty(n)
+        log_weight = np.full(n, np.nan) if return_log_prob else None
+        starts = range(0, n, plan["batch"])
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, total=len(starts), desc="sampling", unit="batch")
+        for a in starts:
+            b = min(a + plan["batch"], n)
+            self._sample_rows(plan, a, b, X[a:b], logp[a:b], None if log_weight is None else log_weight[a:b])
+        return (X, logp) if not return_log_prob else (X, logp, log_weight)
+
+    def iter_samples(self, n: int, batch: int | None = None, seed=None, tilts=None, return_log_prob: bool = False,
+                     dtype=None):
+        """The samples of sample(n, seed, tilts) in chunks of `batch` rows, never all in memory at once.
+
+        Yields (X, logp) (or (X, logp, log P) with return_log_prob) with X of shape (<= batch, N);
+        concatenated, the chunks equal sample(n, seed=seed, tilts=tilts) for every batch size.
+
+        Args:
+            n: total number of samples.
+            batch: rows per chunk (default: the storage's kernel batch).
+            seed, tilts, return_log_prob, dtype: as in sample.
+        """
+        n = check_nonnegative_int(n, "n")
+        plan = self._sampling_plan(n, seed, tilts, batch, return_log_prob)
+        out_dtype = sample_dtype(self.d, dtype)
+        for a in range(0, n, plan["batch"]):
+            b = min(a + plan["batch"], n)
+            X = np.empty((b - a, self.n_sites), dtype=out_dtype)
+            logp = np.empty(b - a)
+            log_weight = np.full(b - a, np.nan) if return_log_prob else None
+            self._sample_rows(plan, a, b, X, logp, log_weight)
+            yield (X, logp) if not return_log_prob else (X, logp, log_weight)
+
+    def _sampling_plan(self, n, seed, tilts, batch_size, return_log_prob) -> dict:
+        """Checked arguments of sample / iter_samples: the model to sample (tilted once for shared
+        tilts), per-sample tilts, the Generator, the batch and whether the kernel seeds itself."""
         batch_size = check_batch_size(batch_size)
-        rng = as_generator(seed)
         N, d = self.n_sites, self.d
-        check_allocation(n * (N + 3) * 8, f"{n} samples of {N} sites (int64) and their log-probabilities")
-        model = self
-        per_sample = None
+        model, per_sample = self, None
         if tilts is not None:
             w = as_tilts(tilts, N, d)
             if np.any(w < 0):
@@ -395,40 +469,38 @@ class MPSBase:
                 per_sample = w
             else:
                 raise ValueError(f"tilts must have 1 or n = {n} rows; got {w.shape[0]}")
-        bs = batch_size or model._default_batch(per_sample is not None)
-        X = np.empty((n, N), dtype=np.int64)
-        logp = np.empty(n)
-        log_weight = np.full(n, np.nan) if return_log_prob else None
-        starts = range(0, n, bs)
-        if progress:
-            from tqdm.auto import tqdm
+        return {"model": model, "per_sample": per_sample, "rng": as_generator(seed), "tilted": tilts is not None,
+                "batch": batch_size or model._default_batch(per_sample is not None),
+                "seeded": per_sample is None and model._samples_from_seeds(), "log_weight": return_log_prob}
 
-            starts = tqdm(starts, total=-(-n // bs) if n else 0, desc="sampling", unit="batch")
-        seeded = per_sample is None and model._samples_from_seeds()
-        for a in starts:
-            b = min(a + bs, n)
-            if seeded:  # the kernel draws its own uniforms from one 64-bit seed per sample
-                model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64), X[a:b], logp[a:b])
-                continue
+    def _sample_rows(self, plan, a, b, X, logp, log_weight) -> None:
+        """Rows a..b of a sampling plan into X, logp (and log_weight: the untilted log P) in place.
+
+        Consumes the plan's Generator in order: b - a 64-bit seeds (seeded kernels) or (b - a, N) uniforms.
+        """
+        model, rng, N = plan["model"], plan["rng"], self.n_sites
+        if plan["seeded"]:  # the kernel draws its own uniforms from one 64-bit seed per sample
+            model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64), X, logp)
+        else:
             u = rng.random((b - a, N))
-            w = None if per_sample is None else per_sample[a:b]
-            X[a:b], logp[a:b] = model._sample_chunk(u, w, None if log_weight is None else log_weight[a:b])
-        if tilts is not None and n and not np.all(logp > -np.inf):
-            bad = np.flatnonzero(~(logp > -np.inf))
+            w = None if plan["per_sample"] is None else plan["per_sample"][a:b]
+            X[:], logp[:] = model._sample_chunk(u, w, log_weight)
+        if plan["tilted"] and b > a and not np.all(logp > -np.inf):
+            bad = a + np.flatnonzero(~(logp > -np.inf))
             raise ValueError(f"tilts give the sampled law zero total weight (rows {bad[:10].tolist()}): the tilted "
                              f"distribution is not normalisable")
-        if not return_log_prob:
-            return X, logp
-        if tilts is None:
-            return X, logp, logp.copy()
-        if model is self and per_sample is not None:  # the kernel's weights are those of this MPS
+        if log_weight is None:
+            return
+        if not plan["tilted"]:
+            log_weight[:] = logp
+            return
+        if model is self and plan["per_sample"] is not None:  # the kernel's weights are those of this MPS
             missing = np.isnan(log_weight)
             log_weight[~missing] -= self._log_z()
         else:
-            missing = np.ones(n, dtype=bool)
+            missing = np.ones(b - a, dtype=bool)
         if np.any(missing):
             log_weight[missing] = self.log_prob(X[missing])
-        return X, logp, log_weight
 
     def _samples_from_seeds(self) -> bool:
         """True when unconditional sampling draws its uniforms inside the kernel (see _sample_chunk_seeded)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import _markov_kernels as mkern
 from . import _sparse_kernels as kern
 from .._checks import as_configs
 from .base import MPSBase, rescale_cores
@@ -25,10 +26,12 @@ class SparseMPS(MPSBase):
 
     next_states: list of N int arrays (chi_{i-1}, d) or (chi_{i-1}, d, k) of next states.
     weights:     list of N non-negative float arrays of the same shapes (0 marks a missing entry).
+    table_dtype: precision of the sampling tables of binary automata in the Markov gauge (float32,
+                 the default, or float64); see sample_table_bound. Contractions and log_prob are float64.
     The right bond of site i is the left bond of site i + 1 (the last is 1).
     """
 
-    def __init__(self, next_states, weights):
+    def __init__(self, next_states, weights, table_dtype=np.float32):
         if len(next_states) != len(weights) or len(weights) == 0:
             raise ValueError("next_states and weights must be non-empty lists of equal length")
         nxt_list, W_list = [], []
@@ -72,6 +75,8 @@ class SparseMPS(MPSBase):
         self._shared_right = None
         self._flat = None
         self._log_weights = None
+        self._binary = None
+        self.table_dtype = _check_table_dtype(table_dtype)
         # Markov gauge: every row sums to 1 (or is dead), so every right environment is constant
         sums = [W.sum(axis=(1, 2)) for W in W_list]
         self._markov = all(np.all((np.abs(t - 1) < 1e-12) | (t == 0)) for t in sums)
@@ -194,9 +199,67 @@ class SparseMPS(MPSBase):
         kern.path_log_weight(nxt, W, core_off, self.d, X, out)
         return out - self._log_z()
 
+    def astype(self, table_dtype) -> "SparseMPS":
+        """The same MPS whose Markov-gauge sampler reads tables of another precision (float32 or float64)."""
+        out = SparseMPS.__new__(SparseMPS)
+        out.__dict__.update(self.__dict__)
+        out.table_dtype, out._binary = _check_table_dtype(table_dtype), None
+        return out
+
+    @property
+    def sample_table_bound(self) -> float:
+        """Bound on |log q(x) - log P(x)| for the law q the binary Markov sampler draws from.
+
+        Each site's table stores the smaller of the two conditional probabilities, rounded to
+        table_dtype and to the uniforms' grid 2^-52: relative error <= 2^-24 (float32) or 2^-52
+        (float64) per site for probabilities >= 2^-29, so |log q - log P| <= N eps (1 + eps). The
+        sampler returns log q itself (float64 arithmetic on the tables' values); table_log_prob(X)
+        evaluates it for given configurations.
+        """
+        eps = 2.0**-24 if self.table_dtype == np.float32 else 2.0**-52
+        return self.n_sites * eps * (1 + eps)
+
     def _samples_from_seeds(self) -> bool:
         """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
         return self._markov and self.k == 1 and self.d <= 127  # the kernel buffers states as int8
+
+    def _binary_tables(self):
+        """(table, table_off, nxt, nxt_off, masks) of the binary Markov kernel (tnddm.mps._markov_kernels).
+
+        Sites whose next states are the shift register (2 a + x) mod chi_{i+1}, chi_{i+1} a power of
+        two (finite-range models), store no next-state table.
+        """
+        if self._binary is None:
+            tables, nxts, nxt_off, masks, off = [], [], [], [], 0
+            for i, (nx, W) in enumerate(zip(self.next_states, self.weights)):
+                W, nx = W[:, :, 0], nx[:, :, 0]
+                total = W.sum(axis=1)
+                total = np.where(total > 0, total, 1.0)
+                tables.append(mkern.signed_table(W[:, 0] / total, W[:, 1] / total, self.table_dtype))
+                chi_next = self._chis[i + 1]
+                shift = (2 * np.arange(W.shape[0])[:, None] + np.arange(2)[None, :]) % chi_next
+                if chi_next & (chi_next - 1) == 0 and np.all((nx == shift) | (W == 0)):
+                    nxt_off.append(-1)
+                else:
+                    nxt_off.append(off)
+                    nxts.append(nx.ravel())
+                    off += nx.size
+                masks.append(chi_next - 1)
+            table_off = np.concatenate([[0], np.cumsum([t.size for t in tables])]).astype(np.int64)
+            nxt = np.concatenate(nxts) if nxts else np.zeros(1, dtype=np.int64)
+            self._binary = (np.concatenate(tables), table_off, nxt, np.asarray(nxt_off, dtype=np.int64),
+                            np.asarray(masks, dtype=np.int64))
+        return self._binary
+
+    def table_log_prob(self, X) -> np.ndarray:
+        """log q(x) of the law the sampler draws from (equal to log_prob but for binary Markov automata,
+        whose float32 tables give |log q - log P| <= sample_table_bound); -inf where q(x) = 0."""
+        if not (self._samples_from_seeds() and self.d == 2):
+            return self.log_prob(X)
+        X = as_configs(X, self.n_sites, self.d)
+        out = np.empty(X.shape[0])
+        mkern.path_log_q(*self._binary_tables(), X, out)
+        return out
 
     def _logw(self):
         if self._log_weights is None:
@@ -205,7 +268,14 @@ class SparseMPS(MPSBase):
         return self._log_weights
 
     def _sample_chunk_seeded(self, seeds, X, logp):
-        """Markov-gauge sampling with one SplitMix64 stream per sample (kernel sample_markov_seeded); fills X, logp."""
+        """Markov-gauge sampling with one SplitMix64 stream per sample; fills X, logp.
+
+        d = 2: the blocked kernel on signed threshold tables (mkern.sample_binary_markov, log q of its
+        tables); d > 2: kern.sample_markov_seeded on the float64 transition probabilities.
+        """
+        if self.d == 2:
+            mkern.sample_binary_markov(*self._binary_tables(), seeds, X, logp)
+            return
         nxt, W, core_off, _, _ = self._flat_cores()
         kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, X, logp)
 
@@ -259,6 +329,8 @@ class EmittedMPS(EmissionMixin, SparseMPS):
         self._shared_right = None
         self._flat = None
         self._log_weights = None
+        self._binary = None
+        self.table_dtype = clean.table_dtype
 
     def _expand(self):
         if self._expanded is None:
@@ -278,6 +350,13 @@ class EmittedMPS(EmissionMixin, SparseMPS):
 
     def _right_sweep_block(self, tilts, store: bool, logr=None):
         return self.clean._right_sweep_block(np.ascontiguousarray(tilts @ self.K), store, logr)
+
+
+def _check_table_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"table_dtype must be float32 or float64; got {dtype!r}")
+    return dt
 
 
 _STACK_FLOATS = 2**26  # right-environment stack per chunk of samples (512 MB)
