@@ -23,6 +23,7 @@ def exact_table(values: dict, max_rows: int = 16) -> str:
     lines = [f"{'observable':<24}{'exact':>14}"]
     for name, v in values.items():
         a = np.asarray(v, dtype=float)
+        a = np.where(np.abs(a) < 1e-13, 0.0, a)  # rounding noise of an exact zero (e.g. <m> at h = 0)
         if a.ndim == 1 and a.size <= max_rows:
             lines += [f"{f'{name}[{k}]':<24}{x:>14.8g}" for k, x in enumerate(a)]
         elif a.ndim == 0:
