@@ -114,20 +114,22 @@ def test_trainer_rejects_bad_input():
         Trainer(P, cutoff=2.0)
 
 
-def test_mc_loop_learns_ising_4x4_cylinder_at_beta_c():
-    """Random start, bounded budget (70 rounds): exact KL(pi || P_theta) < 0.05 (by enumeration), acceptance > 0.5."""
-    model = IsingCylinder(length=4, width=4, beta=BETA_C)
-    p = np.exp(model.log_prob(all_configs(16, 2)))
-    tr = Trainer(tnddm.ProbMPS.random(16, 10, seed=0), method="adam", lr=0.05, lr_decay=0.98, batch_size=1024, seed=1)
-    loop = TrainingLoop(model, tr, walkers=2048, mh_steps=4, moves="mixed", T=0.5, buffer_rounds=32,
+def test_mc_loop_learns_ising_4x3_cylinder_at_beta_c():
+    """Random bond-6 start (exact KL 3.5), Adam, beta annealed from 0 over 5 rounds, 20 rounds of 1024 walkers:
+    exact KL(pi || P_theta) < 0.15 by enumeration (measured 0.090-0.096 over three seeds; the 4 x 4 cylinder with
+    2048 walkers reaches 0.041 in 70 rounds, docs/learning.md), acceptance > 0.6 (measured 0.79-0.80)."""
+    model = IsingCylinder(length=4, width=3, beta=BETA_C)
+    p = np.exp(model.log_prob(all_configs(12, 2)))
+    tr = Trainer(tnddm.ProbMPS.random(12, 6, seed=0), method="adam", lr=0.1, lr_decay=0.95, batch_size=1024, seed=1)
+    loop = TrainingLoop(model, tr, walkers=1024, mh_steps=4, moves="mixed", T=0.5, buffer_rounds=8,
                         epochs_per_round=1, anneal={"start": 0.0, "rounds": 5}, kl_samples=2000, seed=2)
-    assert exact_kl(p, tr.model) > 1.0
-    loop.run(70)
+    assert exact_kl(p, tr.model) > 1.0  # the start is far from pi
+    loop.run(20)
     kl = exact_kl(p, tr.model)
-    assert kl < 0.05, kl
-    assert np.mean(loop.history["acceptance"][-5:]) > 0.5
-    assert abs(loop.history["kl"][-1] - kl) < 0.03  # the sampled estimate tracks the exact KL
-    assert loop.history["parameter"][4] == pytest.approx(BETA_C)
+    assert kl < 0.15, kl
+    assert np.mean(loop.history["acceptance"][-3:]) > 0.6
+    assert abs(loop.history["kl"][-1] - kl) < 4 * loop.history["kl_stderr"][-1]  # the sampled estimate tracks the exact KL
+    assert loop.history["parameter"][4] == pytest.approx(BETA_C) and loop.history["parameter"][3] < BETA_C
 
 
 def test_loop_rejects_bad_input():
@@ -194,15 +196,24 @@ def test_fredkin_walkers_start_at_the_most_probable_dyck_path():
 
 
 def test_mc_loop_with_sweeps_learns_fredkin_above_one_half():
-    """Fredkin N = 24 at c = 0.6, walkers from the mountain, sweep trainer (chi 16) on a 12-round buffer of
-    2048 walkers: KL < 0.05 with acceptance > 0.8 after 35 rounds (measured 0.03 and 0.95; about 30 s).
-    With 1024 walkers the buffer's noise holds KL near 0.07."""
+    """Fredkin N = 16 at c = 0.6, walkers from the mountain, sweep trainer (chi 8) on an 8-round buffer of 1024
+    walkers: exact KL (enumeration) < 0.05 with acceptance > 0.8 after 20 rounds (measured 0.005-0.024 and
+    0.94-0.96 over four seeds; N = 24 with 2048 walkers reaches 0.03 in 35 rounds, docs/learning.md)."""
     from tnddm.lattice import Fredkin
 
-    model = Fredkin(n_sites=24, c=0.6)
-    trainer = Trainer(tnddm.ProbMPS.random(24, 2, seed=0), method="sweep", chi_max=16, batch_size=None, seed=1)
-    loop = TrainingLoop(model, trainer, walkers=2048, mh_steps=4, moves="mixed", T=0.3, local_sweeps=2,
-                        buffer_rounds=12, kl_samples=4000, seed=2)
-    history = loop.run(35)
-    assert history["kl"][-1] < 0.05, history["kl"]
+    model = Fredkin(n_sites=16, c=0.6)
+    X = all_configs(16, 2)
+    log_pi = model.log_prob(X)
+    on = np.isfinite(log_pi)
+    X, pi = X[on], np.exp(log_pi[on])
+    trainer = Trainer(tnddm.ProbMPS.random(16, 2, seed=0), method="sweep", chi_max=8, batch_size=None, seed=1)
+
+    def kl():
+        return float(np.sum(pi * (np.log(pi) - trainer.model.log_prob(X))))
+
+    assert kl() > 1.0  # the start is far from pi
+    loop = TrainingLoop(model, trainer, walkers=1024, mh_steps=4, moves="mixed", T=0.3, local_sweeps=2,
+                        buffer_rounds=8, kl_samples=0, seed=2)
+    history = loop.run(20)
+    assert kl() < 0.05, kl()
     assert history["acceptance"][-1] > 0.8, history["acceptance"]

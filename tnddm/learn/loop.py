@@ -4,7 +4,9 @@ Repeat for every round k:
   1. walkers take mh_steps Metropolis-Hastings steps targeting pi_k, with connected and
      disconnected moves proposed by the current model P_theta (tnddm.mcmc.MetropolisHastings);
      optionally local_sweeps sweeps of local moves (single-spin Metropolis for Ising, exchange
-     moves for Fredkin) keep the walkers moving while P_theta is still poor;
+     moves for Fredkin) keep the walkers moving while P_theta is still poor; a walker to which
+     P_theta gives probability zero (possible for a Born MPS) skips the MH stage of that round
+     (reported as walkers_outside_model);
   2. the walkers' configurations join a replay buffer (the last buffer_rounds rounds);
   3. the model takes epochs_per_round NLL epochs (tnddm.learn.Trainer) on the buffer;
   4. the round reports acceptance (overall and per move kind), the NLL on the buffer and, when the
@@ -138,8 +140,8 @@ class TrainingLoop:
         self.buffer: list[np.ndarray] = []
         self.round = 0
         self.history: dict[str, list] = {k: [] for k in ("round", "parameter", "acceptance", "acceptance_connected",
-                                                         "acceptance_disconnected", "nll", "kl", "kl_stderr",
-                                                         "max_bond", "seconds")}
+                                                         "acceptance_disconnected", "walkers_outside_model", "nll",
+                                                         "kl", "kl_stderr", "max_bond", "seconds")}
         self._kl_cache: dict = {}
 
     # ---- annealing -----------------------------------------------------------------------------
@@ -177,8 +179,14 @@ class TrainingLoop:
         model = self.trainer.model
         mh = MetropolisHastings(pi, model, moves=cfg["moves"], T=cfg["T"], connected_prob=cfg["connected_prob"],
                                 observables=lambda Z: {}, check_support=False)  # a new model every round: its KL is monitored
-        chain = mh.run(cfg["mh_steps"], cfg["walkers"], initial=self.walkers, seed=self.rng, burn_in=0)  # one fixed stage
-        X = np.asarray(chain.state, dtype=np.int64)
+        # A walker to which P_theta gives zero probability (a Born MPS can vanish on a configuration) cannot start a
+        # chain proposed by P_theta: it skips this round's MH stage and moves by local moves only.
+        X = self.walkers.copy()
+        movable = np.isfinite(model.log_prob(X))
+        chain = None
+        if cfg["mh_steps"] and movable.any():
+            chain = mh.run(cfg["mh_steps"], int(movable.sum()), initial=X[movable], seed=self.rng, burn_in=0)  # one fixed stage
+            X[movable] = np.asarray(chain.state, dtype=np.int64)
         if cfg["local_sweeps"]:
             X = local_moves(pi, X, cfg["local_sweeps"], self.rng)
         self.walkers = X
@@ -190,8 +198,10 @@ class TrainingLoop:
         kl, kl_err = (float("nan"), float("nan"))
         if cfg["exact"] and cfg["kl_samples"] > 1:
             kl, kl_err = self.kl_estimate(model, pi)
-        by_kind = chain.acceptance_by_kind()
-        row = {"round": self.round, "parameter": self.parameter(self.round), "acceptance": chain.acceptance(),
+        by_kind = chain.acceptance_by_kind() if chain is not None else {}
+        row = {"round": self.round, "parameter": self.parameter(self.round),
+               "acceptance": chain.acceptance() if chain is not None else float("nan"),
+               "walkers_outside_model": int((~movable).sum()),
                "acceptance_connected": by_kind.get("connected", float("nan")),
                "acceptance_disconnected": by_kind.get("disconnected", float("nan")), "nll": nll, "kl": kl,
                "kl_stderr": kl_err, "max_bond": max(getattr(model, "born_bond_dims", model.bond_dims)), "seconds": time.perf_counter() - start}
@@ -246,7 +256,9 @@ class TrainingLoop:
             loop.buffer = [np.asarray(arrays[f"buffer_{j:04d}"], dtype=np.int64) for j in range(int(meta["n_buffer"]))]
             loop.walkers = np.asarray(arrays["walkers"], dtype=np.int64)
             loop.round = int(meta["round"])
-            loop.history = {k: list(v) for k, v in meta["history"].items()}
+            recorded = {k: list(v) for k, v in meta["history"].items()}
+            n_rows = len(recorded.get("round", []))
+            loop.history = {k: recorded.get(k, [float("nan")] * n_rows) for k in loop.history} | recorded
             loop.rng = generator_from_state(meta["rng_state"])
         except KeyError as exc:
             raise ValueError(f"loop state is missing field {exc.args[0]!r}") from None
