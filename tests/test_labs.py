@@ -102,6 +102,52 @@ def test_li_grid_follows_the_papers_schedule():
             li_grid(**kwargs)
 
 
+def test_quad_grid_is_the_authors_quadratic_skipping_in_continuous_time():
+    """Li et al.'s code (skip_type 'quad'): indices int(linspace(0, sqrt(0.8 n), K)^2) of n = 1000 DDPM steps;
+    here index i -> time (i + 1) / n without the integer truncation, so each time lies within 1 / n of the
+    authors' (truncated) index, and the grid is strictly decreasing where their rule repeats indices."""
+    from tnddm.validate.gaussian_samplers import GAUSSIAN_GRIDS, quad_grid
+
+    for steps in (4, 10, 28):
+        times = quad_grid(steps)
+        authors = (np.linspace(0, np.sqrt(0.8 * 1000), steps + 1) ** 2).astype(int)[::-1]
+        assert times.size == steps + 1 and np.all(np.diff(times) < 0)
+        gap = times - (authors + 1) / 1000
+        assert np.all((gap > -1e-12) & (gap < 1e-3)), gap
+    assert len(set((np.linspace(0, np.sqrt(800), 65) ** 2).astype(int))) < 65  # the authors' rule repeats indices
+    assert np.all(np.diff(quad_grid(64)) < 0)
+    assert quad_grid(8)[0] == pytest.approx(0.801) and quad_grid(8)[-1] == pytest.approx(1e-3)
+    np.testing.assert_allclose(GAUSSIAN_GRIDS["li"](20), li_grid(20))
+    np.testing.assert_allclose(GAUSSIAN_GRIDS["uniform"](20), vp_grid(20))
+    with pytest.raises(ValueError, match="steps"):
+        quad_grid(0)
+
+
+def test_validate_runs_the_papers_grids_with_gaussian_noise_and_refuses_them_for_discrete_noise(tmp_path, capsys):
+    import json
+
+    from tnddm.cli import main
+
+    card = tmp_path / "chain.toml"
+    card.write_text("[model]\nkind = 'ising_chain'\nn_sites = 4\nbeta = 0.5\n")
+    tvs = {}
+    for grid in ("uniform", "quad", "li"):
+        try:
+            main(["validate", str(card), "--noise", "gaussian", "--sampler", "ode", "--grid", grid, "--steps", "12",
+                  "-n", "3000", "--json"])
+        except SystemExit as exc:
+            assert exc.code == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["grid"] == grid
+        tvs[grid] = out["results"][0]["tv"]
+    assert len(set(tvs.values())) == 3, tvs  # three different grids, three different output laws
+    for args, message in ((["--grid", "quad"], "use it with --noise gaussian"),
+                          (["--noise", "gaussian", "--grid", "cosine"], "does not apply to --noise gaussian")):
+        with pytest.raises(SystemExit) as exc:
+            main(["validate", str(card), *args, "--steps", "4"])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
 # ---- each lab in its reduced mode -----------------------------------------------------------------------------
 
 

@@ -34,7 +34,9 @@ def _steps(text) -> list[int]:
 @click.option("--steps", default=None, help="Number of steps, or a comma-separated list for a convergence scan [card: validate.steps].")
 @click.option("-T", "--T", "T", type=float, default=None, help="Start time T of the reverse process [card: validate.T, else 3].")
 @click.option("--delta", type=float, default=None, help="Early stopping time delta [card: validate.delta, else 0].")
-@click.option("--grid", type=click.Choice(["uniform", "geometric", "cosine"]), default=None, help="Time grid [card: validate.grid].")
+@click.option("--grid", type=click.Choice(["uniform", "geometric", "cosine", "li", "quad"]), default=None,
+              help="Time grid [card: validate.grid]. With --noise gaussian: uniform, li (Li et al.'s theory schedule "
+                   "as transcribed, unverified: li_grid) or quad (the quadratic skipping of their code: quad_grid).")
 @click.option("--noise", "noise_kind", type=click.Choice(["card", "gaussian"]), default="card", show_default=True,
               help="card: the card's discrete noise; gaussian: VP Gaussian noise of the spins with samplers "
                    "ddpm, ode, euler_maruyama, rademacher, accel-sde, accel-ode (output rounded to spins).")
@@ -79,11 +81,13 @@ def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kin
     T = float(T if T is not None else opts.get("T", 3.0))
     delta = float(delta if delta is not None else opts.get("delta", 0.0))
     grid = grid or opts.get("grid", "uniform")
+    if noise_kind != "gaussian" and grid in ("li", "quad"):
+        raise ValueError(f"--grid {grid} is a schedule of Gaussian (VP) diffusion; use it with --noise gaussian")
     model = from_spec(card["model"])
     if noise_kind == "gaussian":
-        rows = _gaussian_rows(model, sampler, step_list, n_samples, seed, delta)
+        rows = _gaussian_rows(model, sampler, step_list, n_samples, seed, delta, grid)
         summary = {"model": card["model"]["kind"], "n_sites": model.n_sites, "noise": "gaussian", "sampler": sampler,
-                   "results": rows}
+                   "grid": grid, "results": rows}
         if plot:
             _plot(rows, sampler, plot)
             summary["plot"] = plot
@@ -200,12 +204,15 @@ def _score_file(card, path, alpha, seed, as_json):
         click.echo(rep.report(alpha))
 
 
-def _gaussian_rows(model, sampler, step_list, n, seed, delta):
+def _gaussian_rows(model, sampler, step_list, n, seed, delta, grid="uniform"):
     """TV of rounded Gaussian-diffusion samples (full law for enumerable N, statistics histograms) and,
     for samplers with Gaussian steps, the Monte Carlo path KL(sampler || exact)."""
     from ..gaussian import GaussianDiffusion
     from ..validate import histogram_tv
-    from ..validate.gaussian_samplers import gaussian_path_kl, rounded_tv, sample_gaussian, vp_grid
+    from ..validate.gaussian_samplers import GAUSSIAN_GRIDS, gaussian_path_kl, rounded_tv, sample_gaussian
+
+    if grid not in GAUSSIAN_GRIDS:
+        raise ValueError(f"--grid {grid!r} does not apply to --noise gaussian; use one of {sorted(GAUSSIAN_GRIDS)}")
 
     if model.d != 2:
         raise ValueError(f"--noise gaussian needs a two-state model; {model.kind} has d = {model.d}")
@@ -213,14 +220,15 @@ def _gaussian_rows(model, sampler, step_list, n, seed, delta):
     ref, _ = model.sample(n, seed=seed + 1)
     rows = []
     for k in step_list:
-        X = sample_gaussian(sampler, gd, n, vp_grid(k, delta=delta or 1e-3), seed=seed)
+        times = GAUSSIAN_GRIDS[grid](k, delta=delta or 1e-3)
+        X = sample_gaussian(sampler, gd, n, times, seed=seed)
         row = {"steps": k}
         if model.n_sites <= 14:
             row["tv"] = rounded_tv(X, model.mps().to_dense())
         for name, vals in model.statistics(X).items():
             row[f"tv_{name}"] = histogram_tv(vals, model.statistics(ref)[name])
         if sampler in ("ddpm", "euler_maruyama"):  # Gaussian steps: the path law has a density
-            res = gaussian_path_kl(sampler, gd, n, vp_grid(k, delta=delta or 1e-3), seed=seed + 2)
+            res = gaussian_path_kl(sampler, gd, n, times, seed=seed + 2)
             row.update(path_kl=res["kl"], path_kl_stderr=res["stderr"])
         rows.append(row)
     return rows
