@@ -5,8 +5,8 @@
 Claim tested: the accelerated deterministic sampler (accel-ode) is second order where DDIM (ode) is first order.
 (a) One spin, pi(+1) = 0.7: the exact law of a deterministic sampler's output (a monotone map of x_T ~ p_T,
     tnddm.validate.gaussian_samplers.deterministic_law_error): the rounded-law error |P(x > 0) - P_delta(x > 0)|
-    and W1 to p_delta, no sampling noise; on the uniform grid (vp_grid) and on the papers' schedule (li_grid,
-    c0 = 2, c1 = 4); slopes against steps.
+    and W1 to p_delta, no sampling noise; on the uniform grid (vp_grid) and on li_grid (c0 = 2, c1 = 4: the
+    papers' theory schedule as transcribed from memory, unverified; see its docstring); slopes against steps.
 (b) Ising chain N = 10, beta = 1, h = 0.1: the coupled error of the sampler's end point against a reference on
     the same start points x_T ~ p_T (accel-ode on the grid refined 16 times): mean absolute distance per spin
     (it bounds W1 between the two output laws, per site) and the fraction of rounded spins that differ (it bounds the TV between the rounded
