@@ -511,7 +511,9 @@ class Estimate:
     """An estimate with its standard error and, where known, the exact value and z = (mean - exact) / stderr.
 
     mean, stderr and exact are floats or arrays of one shape (e.g. G(r) over r); tau is the
-    integrated autocorrelation time used for the error (1 for independent samples).
+    integrated autocorrelation time used for the error (1 for independent samples). Where the
+    samples show no fluctuation (stderr 0), z is 0 if the mean equals the exact value to rounding,
+    else nan (undetermined).
     """
 
     name: str
