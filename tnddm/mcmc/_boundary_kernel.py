@@ -37,6 +37,9 @@ def site_tables(a, logH):
     return np.exp(t - t.max(axis=3, keepdims=True))
 
 
+FLUSH = 16  # rows between flushes of the running product of conditionals into log q
+
+
 @njit(cache=True, parallel=True)
 def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced, floor, block, X, logq):
     """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations); wt = site_tables.
@@ -63,11 +66,16 @@ def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced
         total = np.zeros(B)
         xs = np.zeros((L * W, B), dtype=np.int64)
         for c in range(L):
-            for r in range(W):  # site weights with the couplings to the drawn column c - 1
-                for b in range(B):
-                    p = xs[(c - 1) * W + r, b] if c > 0 else 0
-                    for x in range(d):
-                        w[r, x, b] = wt[c, r, p, x]
+            for r in range(W):  # site weights with the couplings to the drawn column c - 1 (selects, vectorised)
+                for x in range(d):
+                    if c == 0:
+                        for b in range(B):
+                            w[r, x, b] = wt[c, r, 0, x]
+                    else:
+                        for p in range(d):
+                            v = wt[c, r, p, x]
+                            for b in range(B):
+                                w[r, x, b] = v if xs[(c - 1) * W + r, b] == p else w[r, x, b]
             for x in range(d):
                 for b in range(B):
                     R[W, x, 0, b] = 1.0
@@ -140,51 +148,61 @@ def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced
                             u[x, b] += M[x, be, b] * R[r + 1, x, be, b]
                     for b in range(B):
                         u[x, b] *= w[r, x, b]
-                if r > 0:
-                    for b in range(B):
-                        prev = xs[idx - 1, b]
-                        for x in range(d):
-                            u[x, b] *= V[c, r - 1, prev, x]
+                if r > 0:  # vertical factor to the drawn row above (a select per state, vectorised)
+                    for x in range(d):
+                        for p in range(d):
+                            v = V[c, r - 1, p, x]
+                            for b in range(B):
+                                u[x, b] *= v if xs[idx - 1, b] == p else 1.0
                 for b in range(B):
                     top[b] = 0.0
+                    norm[b] = 0.0
                 for x in range(d):
                     for b in range(B):
                         top[b] = max(top[b], u[x, b])
-                for b in range(B):
-                    norm[b] = 0.0
                 for x in range(d):
                     for b in range(B):
                         u[x, b] = max(u[x, b], floor * top[b])
                         norm[b] += u[x, b]
                 for b in range(B):
-                    if norm[b] <= 0.0:
+                    if not norm[b] > 0.0:  # an all-zero row (or NaN): uniform conditional
                         for x in range(d):
                             u[x, b] = 1.0
                         norm[b] = d
-                    if use_forced:
-                        xr = forced[idx, s0 + b]
-                    else:
-                        target = uniforms[idx, s0 + b] * norm[b]
-                        xr = d - 1
-                        cum = 0.0
-                        for x in range(d):
-                            cum += u[x, b]
-                            if target < cum:
-                                xr = x
-                                break
-                    xs[idx, b] = xr
-                    prod[b] *= u[xr, b] / norm[b]
-                    if prod[b] < 1e-200:
-                        total[b] += np.log(prod[b])
-                        prod[b] = 1.0
+                if use_forced:
+                    for b in range(B):
+                        xs[idx, b] = forced[idx, s0 + b]
+                else:  # x = number of states whose cumulative weight lies below the uniform target
+                    for b in range(B):
+                        top[b] = uniforms[idx, s0 + b] * norm[b]  # top now holds the target
+                        big[b] = 0.0                             # big now holds the cumulative sum
+                        xs[idx, b] = 0
+                    for x in range(d - 1):
+                        for b in range(B):
+                            big[b] += u[x, b]
+                            xs[idx, b] += top[b] >= big[b]
+                for b in range(B):
                     big[b] = 0.0
-                    for be in range(cr):
-                        Lv[be, b] = M[xr, be, b]
+                for x in range(d):
+                    for b in range(B):
+                        prod[b] *= u[x, b] / norm[b] if xs[idx, b] == x else 1.0
+                for be in range(cr):
+                    for b in range(B):
+                        Lv[be, b] = 0.0
+                    for x in range(d):
+                        for b in range(B):
+                            Lv[be, b] = M[x, be, b] if xs[idx, b] == x else Lv[be, b]
+                    for b in range(B):
                         big[b] = max(big[b], abs(Lv[be, b]))
+                for b in range(B):
                     big[b] = 1.0 / big[b] if big[b] > 0.0 else 1.0
                 for be in range(cr):
                     for b in range(B):
                         Lv[be, b] *= big[b]
+                if r % FLUSH == FLUSH - 1 or r == W - 1:  # conditionals >= floor / d: no underflow within FLUSH rows
+                    for b in range(B):
+                        total[b] += np.log(prod[b])
+                        prod[b] = 1.0
         for b in range(B):
             logq[s0 + b] = total[b] + np.log(prod[b])
             for i in range(L * W):
