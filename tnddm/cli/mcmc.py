@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import __version__
 from ..noise import make_noise
-from .common import card_argument, emit_summary, json_option, progress_option, resolve_card, set_option, show_progress
+from .common import (card_argument, emit_summary, json_option, max_memory_option, progress_option, resolve_card, set_option,
+                     show_progress)
 
 SCHEMES = ("connected", "disconnected", "mixed")
 ESTIMATORS = ("mh", "is")
@@ -159,6 +160,7 @@ def _print_table(rows: dict, exact: bool) -> None:
 @set_option
 @json_option
 @progress_option
+@max_memory_option
 def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init, steps, burn_in, max_steps, max_seconds,
             target_acceptance, walkers, estimator, n_samples, exact, strict, seed, out, plot, summary, overrides,
             as_json, progress):

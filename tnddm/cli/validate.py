@@ -6,7 +6,7 @@ import numpy as np
 
 from ..diffusion import Diffusion
 from ..noise import make_noise
-from .common import card_argument, emit_summary, json_option, resolve_card, set_option
+from .common import card_argument, check_allocation, emit_summary, json_option, max_memory_option, resolve_card, set_option
 
 
 def _steps(text) -> list[int]:
@@ -47,6 +47,7 @@ def _steps(text) -> list[int]:
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="PNG of the metrics against the number of steps.")
 @set_option
 @json_option
+@max_memory_option
 def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kind, n_samples, n_paths, seed, plot, overrides,
             as_json):
     """Measure an approximate sampler against the exact process of CARD's model.
@@ -84,6 +85,7 @@ def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kin
     if noise_kind != "gaussian" and grid in ("li", "quad"):
         raise ValueError(f"--grid {grid} is a schedule of Gaussian (VP) diffusion; use it with --noise gaussian")
     model = from_spec(card["model"])
+    _check_memory(model, card, sampler, step_list, n_samples, n_paths, noise_kind)  # before any long work
     if noise_kind == "gaussian":
         rows = _gaussian_rows(model, sampler, step_list, n_samples, seed, delta, grid)
         summary = {"model": card["model"]["kind"], "n_sites": model.n_sites, "noise": "gaussian", "sampler": sampler,
@@ -145,6 +147,30 @@ def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kin
         emit_summary({k: v for k, v in summary.items() if k != "results"}, False)
         for row in rows:
             click.echo("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+
+def _check_memory(model, card, sampler, step_list, n, n_paths, noise_kind):
+    """Refuse (MemoryLimitError: exit 2) a run whose exact model, time grids, sampler states or paths cannot
+    fit, before any of it is built; the enumerable metrics check their exact process when they build it."""
+    from ..validate.grids import grid_bytes
+    from ..validate.samplers import PRODUCT_SAMPLERS, sampler_bytes
+
+    model.check_memory()
+    steps = max(step_list)
+    check_allocation(grid_bytes(steps), f"--steps {steps}: a time grid of {steps} steps")
+    N = model.n_sites
+    if noise_kind == "gaussian":
+        check_allocation(n * N * 8 * 12, f"--n-samples {n}: Gaussian sampler states of {n} samples of {N} sites")
+        return
+    d_out = make_noise(card.get("noise", {"kind": "flip"}), d=model.d).d_out
+    if model.d**N <= 2**14 and d_out**N <= 3**10:
+        return  # enumerable: exact laws (ExactProcess checks its size); no samples
+    product = ":" in str(sampler) or sampler in PRODUCT_SAMPLERS
+    n_times = 2 * steps + 1 if sampler == "theta_trapezoidal" else steps + 1
+    need = sampler_bytes(n, N, d_out, n_times, keep_path=product) + 8 * n * N * 2  # and the exact reference samples
+    if product and n_paths > 0:
+        need = max(need, 8 * n_paths * N * (d_out * 5 + 4) + 8 * n_paths * N * (steps + 1) * 2)
+    check_allocation(need, f"validating {sampler} with --n-samples {n} and --steps {steps} on {N} sites")
 
 
 def load_kernel(spec: str, diffusion):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import as_configs, check_nonnegative_int
+from .._memory import check_allocation
 from ..diffusion import Diffusion
 from ..mps import MPSBase
 from ..noise import Flip, Noise
@@ -345,8 +346,11 @@ class MetropolisHastings:
         rng = as_generator(seed)
         start = time.perf_counter()
         X, log_pi, log_p = self.initial_state(n_walkers, initial, rng)
-        stationary = (initial is None and self.exact_model() is not None) or (isinstance(initial, str) and initial == "exact")
         observe = self.observables if self.observables is not None else (lambda Z: {"log_target": self._log_pi(Z)})
+        n_obs, records = len(record_observables(observe, X)), (adapt_steps if auto else burn_in) + n_steps
+        check_allocation(2 * records * ((n_obs + 1) * (8 * n_walkers + 112) + 100),  # the tape, then the Chain's arrays
+                         f"the record of {records} steps of {n_walkers} walkers ({n_obs} observables)")
+        stationary = (initial is None and self.exact_model() is not None) or (isinstance(initial, str) and initial == "exact")
         log_T = {i: np.log(self.moves[i].T_start) for i in adaptive}
         T_trace = {i: [] for i in adaptive}
         tape = _Tape(n_walkers)

@@ -30,6 +30,10 @@ def vp_grid(steps: int, T: float = 1.0, delta: float = 1e-3) -> np.ndarray:
     """steps + 1 uniform times from T down to delta (> 0: b_0 = 0 is singular)."""
     if int(steps) != steps or steps < 1 or not 0 < delta < T:
         raise ValueError(f"need steps >= 1 and 0 < delta < T; got steps = {steps}, delta = {delta}, T = {T}")
+    from .._memory import check_allocation
+    from .grids import grid_bytes
+
+    check_allocation(grid_bytes(int(steps)), f"a time grid of {int(steps)} steps")
     return np.linspace(T, delta, int(steps) + 1)
 
 

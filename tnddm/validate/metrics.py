@@ -18,6 +18,8 @@ import functools
 
 import numpy as np
 
+from .._checks import check_nonnegative_int
+from .._memory import check_allocation
 from ..diffusion import Diffusion
 from ..goodness_of_fit import all_configs
 from ..rng import as_generator
@@ -125,6 +127,8 @@ class ExactProcess:
         if S > max_process_states:
             raise ValueError(f"the noised process has d_out**N = {d_out}**{N} = {S} states; exact metrics need at most "
                              f"max_process_states = {max_process_states} (each step costs about S**2 operations)")
+        check_allocation(process_bytes(S, N, d_out), f"the exact process on d_out**N = {S} states of {N} sites "
+                                                     f"(its laws, kernels and states)")
         self.diffusion = diffusion
         self.n_states = S
         self.states = all_configs(N, d_out)
@@ -178,6 +182,7 @@ class ExactProcess:
 
     def reverse_kernel(self, t, s) -> np.ndarray:
         """The whole B[x, x'] = P(x_s = x' | x_t = x) (rows with P_t(x) = 0 set to 0); S x S memory."""
+        check_allocation(3 * 8 * self.n_states**2, f"the exact reverse kernel on {self.n_states} x {self.n_states} states")
         return self.reverse_rows(t, s, np.arange(self.n_states))
 
     def start_law(self, oracle, start: str, T: float) -> np.ndarray:
@@ -193,6 +198,12 @@ class ExactProcess:
         ids = np.flatnonzero(live)
         for a in range(0, ids.size, self.chunk):
             yield ids[a : a + self.chunk]
+
+
+def process_bytes(S: int, N: int, d_out: int) -> int:
+    """Estimated bytes of an ExactProcess on S states: the state table, a few cached laws, one step's
+    per-site kernels over every state (with temporaries) and the row chunks (about 2^21 entries each)."""
+    return int(S) * (8 * int(N) + 6 * 8 + 4 * 8 * int(N) * int(d_out)) + 4 * 8 * 2**21
 
 
 def _check_name(name, trapezoid: bool = True):
@@ -245,6 +256,7 @@ def _step_blocks(name, oracle, t, s, proc: ExactProcess, live, theta=0.5, with_r
 
 def step_matrices(name, oracle, times, process: ExactProcess, theta=0.5):
     """The sampler's full transition matrices A_k, one per step, produced one at a time (a generator)."""
+    check_allocation(2 * 8 * process.n_states**2, f"a step matrix on {process.n_states} x {process.n_states} states")
     for t, s in zip(times[:-1], times[1:]):
         A = np.zeros((process.n_states, process.n_states))
         for idx, _, cols, rows in _step_blocks(name, oracle, t, s, process, np.ones(process.n_states, dtype=bool), theta):
@@ -434,6 +446,11 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
     if coupling not in COUPLINGS:
         raise ValueError(f"coupling must be one of {COUPLINGS}; got {coupling!r}")
     times = np.asarray(times, dtype=float)
+    n = check_nonnegative_int(n, "n")
+    N, d_out = diffusion.n_sites, diffusion.d_out
+    check_allocation(n * N * 8 * (d_out * (4 + len(names)) + 4) + (2 * 8 * n * N * len(times) if coupling == "path" else 0),
+                     f"path KL of {len(names)} sampler(s) on {n} exact {'paths' if coupling == 'path' else 'steps'} of "
+                     f"{N} sites and {len(times) - 1} steps")
     rng = as_generator(seed)
     if coupling == "path":
         paths, log_path = diffusion.reverse_path(n, times, seed=rng)

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import poisson
 
+from .._checks import check_nonnegative_int
+from .._memory import check_allocation
 from ..noise import Mask
 from ..rng import as_generator
 from .oracle import ScoreOracle
@@ -86,6 +88,13 @@ def _exp_jump(R, tau):
 def is_product(name) -> bool:
     """True for a product-form sampler: a built-in name in PRODUCT_SAMPLERS or a user kernel (a callable)."""
     return callable(name) or (isinstance(name, str) and name in PRODUCT_SAMPLERS)
+
+
+def sampler_bytes(n: int, n_sites: int, d_out: int, n_times: int, keep_path: bool = False) -> int:
+    """Estimated peak bytes of sample(): per step the per-site kernel (n, N, d_out) with its temporaries
+    and the states; with keep_path also every state on the grid (kept, then stacked)."""
+    step = int(n) * int(n_sites) * (6 * 8 * int(d_out) + 24) + 24 * int(n)
+    return step + (2 * 8 * int(n) * int(n_sites) * int(n_times) if keep_path else 0)
 
 
 def sampler_label(name) -> str:
@@ -249,6 +258,11 @@ def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool 
     if (times.ndim != 1 or times.size < 2 or np.any(np.isnan(times)) or not np.all(np.isfinite(times[1:]))
             or np.any(np.diff(times) >= 0) or times[-1] < 0):
         raise ValueError("times must be a decreasing grid of at least two non-negative times (only times[0] may be inf)")
+    n = check_nonnegative_int(n, "n")
+    n_times = 2 * len(times) - 1 if name == "theta_trapezoidal" else len(times)
+    check_allocation(sampler_bytes(n, oracle.n_sites, oracle.d_out, n_times, keep_path),
+                     f"sampler {sampler_label(name)}: {n} samples of {oracle.n_sites} sites on {len(times) - 1} steps"
+                     + (" with their paths" if keep_path else ""))
     rng = as_generator(seed)
     start_evals = oracle.evaluations
     N = oracle.n_sites
