@@ -88,10 +88,40 @@ def ascend(theta, l, r, xi, xj, steps: int):
         return -f, -(2 * G - 2 * th / norm2).ravel()
 
     start = negative_f_and_gradient(theta.ravel())[0]
+    covered = cover_zeros(theta, l, r, xi, xj)  # amplitudes that vanish (psi = 0 makes f = -inf) or nearly vanish
+    if covered is not theta:
+        lifted = negative_f_and_gradient(covered.ravel())[0]
+        if lifted < start or not np.isfinite(start):
+            theta, start = covered, lifted
     res = minimize(negative_f_and_gradient, theta.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": steps})
     if not np.isfinite(res.fun) or res.fun > start:
         return theta
     out = res.x.reshape(shape)
+    return out / np.linalg.norm(out)
+
+
+def cover_zeros(theta, l, r, xi, xj, eps: float = 1e-3, small: float = 1e-4):
+    """theta + eps * Phi / ||Phi|| (unit norm) with Phi the sum of phi_s over the configurations whose amplitude
+    <phi_s, theta> is zero or below small * its median: a theta nearby on which those amplitudes are of order
+    eps, not 0 (f = -inf: no ascent step can start) or e^-30 (the log barrier's gradient 1/psi is so steep
+    that ten L-BFGS steps do not lift them). Used by ascend only where it raises f. Without it, data
+    configurations whose sector a truncation dropped (as happens to Dyck paths of a Fredkin chain) stayed at
+    probability e^-70 for good. Returns theta itself when no amplitude is small."""
+    psi, _ = _amplitudes(theta, l, r, xi, xj, False)
+    size = np.abs(psi)
+    low = ~(size > small * np.median(size)) | ~(psi * psi > 0)
+    if not low.any():
+        return theta
+    Phi = np.zeros_like(theta)
+    for a in range(theta.shape[1]):
+        for b in range(theta.shape[2]):
+            rows = np.flatnonzero(low & (xi == a) & (xj == b))
+            if rows.size:
+                Phi[:, a, b, :] = l[rows].T @ r[rows]
+    norm = np.linalg.norm(Phi)
+    if not np.isfinite(norm) or norm == 0:
+        return theta
+    out = theta + eps * Phi / norm
     return out / np.linalg.norm(out)
 
 
