@@ -43,22 +43,29 @@ def _step_right(B, r, x):
     return unit_rows(core_times(B, x, r))
 
 
-def _amplitudes(theta, l, r, xi, xj, with_G: bool):
-    """psi_s = <phi_s, theta> and G = (1/n) sum_s phi_s / psi_s, grouped by the pair (x_i, x_{i+1})."""
-    d = theta.shape[1]
-    n = l.shape[0]
-    psi = np.empty(n)
-    G = np.zeros_like(theta) if with_G else None
+def pair_groups(l, r, xi, xj, d: int) -> list:
+    """The configurations grouped by their pair (x_i, x_{i+1}) = (a, b): (a, b, rows, l[rows], r[rows])."""
+    groups = []
     for a in range(d):
         for b in range(d):
             rows = np.flatnonzero((xi == a) & (xj == b))
-            if rows.size == 0:
-                continue
-            p = np.einsum("nb,nb->n", l[rows] @ theta[:, a, b, :], r[rows])
-            psi[rows] = p
-            if with_G:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    G[:, a, b, :] = (l[rows] / p[:, None]).T @ r[rows] / n
+            if rows.size:
+                groups.append((a, b, rows, l[rows], r[rows]))
+    return groups
+
+
+def _amplitudes(theta, l, r, xi, xj, with_G: bool, groups=None):
+    """psi_s = <phi_s, theta> and G = (1/n) sum_s phi_s / psi_s, grouped by the pair (x_i, x_{i+1})
+    (groups: pair_groups(l, r, xi, xj, d), computed once per bond by the callers that evaluate many thetas)."""
+    n = l.shape[0]
+    psi = np.empty(n)
+    G = np.zeros_like(theta) if with_G else None
+    for a, b, rows, la, ra in (pair_groups(l, r, xi, xj, theta.shape[1]) if groups is None else groups):
+        p = np.einsum("nb,nb->n", la @ theta[:, a, b, :], ra)
+        psi[rows] = p
+        if with_G:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                G[:, a, b, :] = (la / p[:, None]).T @ ra / n
     return psi, G
 
 
@@ -78,9 +85,11 @@ def ascend(theta, l, r, xi, xj, steps: int):
     if steps == 0:
         return theta
 
+    groups = pair_groups(l, r, xi, xj, shape[1])
+
     def negative_f_and_gradient(v):
         th = v.reshape(shape)
-        psi, G = _amplitudes(th, l, r, xi, xj, True)
+        psi, G = _amplitudes(th, l, r, xi, xj, True, groups)
         norm2 = float(np.sum(th * th))
         f = _objective(psi) - np.log(norm2)
         if not np.isfinite(f) or not np.all(np.isfinite(G)):
@@ -88,7 +97,7 @@ def ascend(theta, l, r, xi, xj, steps: int):
         return -f, -(2 * G - 2 * th / norm2).ravel()
 
     start = negative_f_and_gradient(theta.ravel())[0]
-    covered = cover_zeros(theta, l, r, xi, xj)  # amplitudes that vanish (psi = 0 makes f = -inf) or nearly vanish
+    covered = cover_zeros(theta, l, r, xi, xj, groups=groups)  # amplitudes that vanish (psi = 0 makes f = -inf) or nearly vanish
     if covered is not theta:
         lifted = negative_f_and_gradient(covered.ravel())[0]
         if lifted < start or not np.isfinite(start):
@@ -100,14 +109,14 @@ def ascend(theta, l, r, xi, xj, steps: int):
     return out / np.linalg.norm(out)
 
 
-def cover_zeros(theta, l, r, xi, xj, eps: float = 1e-3, small: float = 1e-4):
+def cover_zeros(theta, l, r, xi, xj, eps: float = 1e-3, small: float = 1e-4, groups=None):
     """theta + eps * Phi / ||Phi|| (unit norm) with Phi the sum of phi_s over the configurations whose amplitude
     <phi_s, theta> is zero or below small * its median: a theta nearby on which those amplitudes are of order
     eps, not 0 (f = -inf: no ascent step can start) or e^-30 (the log barrier's gradient 1/psi is so steep
     that ten L-BFGS steps do not lift them). Used by ascend only where it raises f. Without it, data
     configurations whose sector a truncation dropped (as happens to Dyck paths of a Fredkin chain) stayed at
     probability e^-70 for good. Returns theta itself when no amplitude is small."""
-    psi, _ = _amplitudes(theta, l, r, xi, xj, False)
+    psi, _ = _amplitudes(theta, l, r, xi, xj, False, groups)
     size = np.abs(psi)
     low = ~(size > small * np.median(size)) | ~(psi * psi > 0)
     if not low.any():
@@ -128,9 +137,10 @@ def cover_zeros(theta, l, r, xi, xj, eps: float = 1e-3, small: float = 1e-4):
 def held_out_choice(old, fit, l, r, xi, xj, steps=(0.0, 0.25, 0.5, 1.0)):
     """Of (1 - a) old + a fit (both unit norm), the one with the largest f on the given (held-out) rows."""
     best, best_f = old, -np.inf
+    groups = pair_groups(l, r, xi, xj, old.shape[1])
     for a in steps:
         theta = (1 - a) * old + a * fit
-        f = _objective(_amplitudes(theta, l, r, xi, xj, False)[0]) - np.log(np.sum(theta * theta))
+        f = _objective(_amplitudes(theta, l, r, xi, xj, False, groups)[0]) - np.log(np.sum(theta * theta))
         if f > best_f:
             best, best_f = theta, f
     return best / np.linalg.norm(best)
