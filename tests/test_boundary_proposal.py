@@ -17,10 +17,12 @@ from .mcmc_reference import BruteIsing, ising_edges
 ALPHA = 1e-3
 
 
-@pytest.fixture(scope="module")
-def strip():
-    """4 x 3 strip with fields (enumerable: 4096 configurations)."""
-    return IsingGrid(4, 3, 0.5, h=0.1), BruteIsing(4, 3, False, beta=0.5, h=0.1), all_configs(12, 2)
+@pytest.fixture(scope="module", params=[False, True], ids=["strip", "cylinder"])
+def strip(request):
+    """4 x 3 strip or cylinder (ring columns) with fields (enumerable: 4096 configurations)."""
+    periodic = request.param
+    return (IsingGrid(4, 3, 0.5, h=0.1, periodic=periodic), BruteIsing(4, 3, periodic, beta=0.5, h=0.1),
+            all_configs(12, 2))
 
 
 def test_grid_models_match_brute_force_energies():
@@ -49,6 +51,27 @@ def test_grid_models_match_brute_force_energies():
     Xp = all_configs(9, 3)
     same = sum((Xp[:, i] == Xp[:, j]) for i, j in ising_edges(3, 3, False))
     np.testing.assert_allclose(potts.energy(Xp), -same)
+    ring = sum((Xp[:, i] == Xp[:, j]) for i, j in ising_edges(3, 3, True))
+    np.testing.assert_allclose(PottsGrid(3, 3, 3, 0.9, periodic=True).energy(Xp), -ring)
+
+
+def test_periodic_grid_is_the_cylinder():
+    """Ring columns: the energy with random couplings on every bond (the ring bond (c, W-1)-(c, 0) included)
+    against the spin formula, and log Z of the uniform ferromagnet against IsingCylinder's transfer matrix."""
+    X = all_configs(12, 2)
+    rng = np.random.default_rng(1)
+    Jv, Jh, h = rng.normal(size=(4, 3)), rng.normal(size=(3, 3)), rng.normal(size=(4, 3))
+    m = IsingGrid(4, 3, 0.7, J_vertical=Jv, J_horizontal=Jh, fields=h, periodic=True)
+    s = (2.0 * X - 1).reshape(-1, 4, 3)
+    e = -(s * h).sum(axis=(1, 2)) - (s * np.roll(s, -1, axis=2) * Jv).sum(axis=(1, 2)) - (s[:, :-1] * s[:, 1:] * Jh).sum(axis=(1, 2))
+    np.testing.assert_allclose(m.energy(X), e, atol=1e-12)
+    np.testing.assert_allclose(m.log_z(), np.log(np.exp(-0.7 * e).sum()), atol=1e-10)
+    from tnddm.lattice import IsingCylinder
+
+    assert IsingGrid(5, 4, 0.6, periodic=True).log_z() == pytest.approx(IsingCylinder(5, 4, 0.6).log_z(), abs=1e-10)
+    assert abs(IsingGrid(5, 4, 0.6).log_z() - IsingCylinder(5, 4, 0.6).log_z()) > 0.5  # the open strip differs
+    with pytest.raises(ValueError, match="width >= 3"):
+        IsingGrid(4, 2, 0.5, periodic=True)
 
 
 @pytest.mark.parametrize("chi", [1, 2])
@@ -69,7 +92,7 @@ def test_large_enough_chi_is_exact_and_accepts_every_move(strip):
     m, _, X = strip
     q = m.proposal(2)  # d^(W // 2) = 2 for W = 3
     np.testing.assert_allclose(q.log_prob(X), m.log_prob(X), atol=1e-12)
-    potts = PottsGrid(3, 3, 3, 0.9)
+    potts = PottsGrid(3, 3, 3, 0.9, periodic=m.periodic)
     np.testing.assert_allclose(potts.proposal(3).log_prob(all_configs(9, 3)), potts.log_prob(all_configs(9, 3)), atol=1e-12)
     chain = MetropolisHastings(m, q, moves=[Move("connected", 0.5, 0.4), Move("disconnected", 0.5)]).run(10, 16, seed=0, burn_in=0)
     assert chain.acceptance() == 1.0

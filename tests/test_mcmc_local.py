@@ -120,11 +120,13 @@ def test_seeded_and_bad_input():
         IsingGeometry.from_model(object())
 
 
-def test_metropolis_on_an_edwards_anderson_grid_matches_enumeration():
-    """Bond-dependent couplings and fields (IsingGrid): chain estimate against the enumerated energy."""
+@pytest.mark.parametrize("periodic", [False, True])
+def test_metropolis_on_an_edwards_anderson_grid_matches_enumeration(periodic):
+    """Bond-dependent couplings and fields (IsingGrid, open or ring columns): chain estimate against the
+    enumerated energy."""
     from tnddm.lattice import IsingGrid
 
-    m = IsingGrid(3, 3, 0.6, h=0.2, disorder="pm_j", disorder_seed=2)
+    m = IsingGrid(3, 3, 0.6, h=0.2, disorder="pm_j", disorder_seed=2, periodic=periodic)
     X = all_configs(9, 2)
     exact = np.exp(m.log_prob(X)) @ m.energy(X)
     s = ising_metropolis(m, 3000, 16, seed=1, burn_in=200).summary()["energy"]

@@ -1,11 +1,12 @@
-"""Nearest-neighbour models on open L x W grids with bond-dependent couplings (strips of any size).
+"""Nearest-neighbour models on L x W grids (open strips or cylinders) with bond-dependent couplings.
 
 Sites n = c*W + r (column c = 0..L-1, row r = 0..W-1, column-major, as in tnddm.lattice.ising),
 states 0..d-1, pi(x) ∝ exp(-beta E(x)) with
 
     E(x) = sum_{c,r} site[c, r, x_{c,r}]
          + sum_{c, r < W-1} vertical[c, r, x_{c,r}, x_{c,r+1}]
-         + sum_{c < L-1, r} horizontal[c, r, x_{c,r}, x_{c+1,r}].
+         + sum_{c < L-1, r} horizontal[c, r, x_{c,r}, x_{c+1,r}]
+         [+ sum_c vertical[c, W-1, x_{c,W-1}, x_{c,0}]   (periodic: every column is a ring, W >= 3)].
 
 Grid2D holds these energy tables; IsingGrid (spins s = 2x - 1, couplings J_ij and fields h_i:
 ferromagnet, antiferromagnet, +-J Edwards-Anderson glass with a seeded disorder realisation) and
@@ -27,39 +28,52 @@ DISORDER = ("none", "pm_j")
 
 @njit(cache=True, parallel=True)
 def _table_energy(G, site, vertical, horizontal, out):
-    """out[s] = E(G[s]) for configurations G (n, L, W) and the tables of Grid2D (its module docstring)."""
+    """out[s] = E(G[s]) for configurations G (n, L, W) and the tables of Grid2D (its module docstring);
+    vertical has W - 1 bonds per column (open) or W (periodic: bond W-1 joins rows W-1 and 0)."""
     n, L, W = G.shape
+    nv = vertical.shape[1]
     for s in prange(n):
         e = 0.0
         for c in range(L):
             for r in range(W):
                 x = G[s, c, r]
                 e += site[c, r, x]
-                if r + 1 < W:
-                    e += vertical[c, r, x, G[s, c, r + 1]]
+                if r < nv:
+                    e += vertical[c, r, x, G[s, c, (r + 1) % W]]
                 if c + 1 < L:
                     e += horizontal[c, r, x, G[s, c + 1, r]]
         out[s] = e
 
 
 class Grid2D(LatticeModel):
-    """pi ∝ exp(-beta E) on an open L x W grid with energy tables (module docstring).
+    """pi ∝ exp(-beta E) on an L x W grid with energy tables (module docstring).
 
     Arguments:
         site (array): (L, W, d) site energies.
-        vertical (array): (L, W-1, d, d) energies of the bonds within a column.
+        vertical (array): (L, W-1, d, d) energies of the bonds within a column; (L, W, d, d) if periodic,
+            bond W-1 joining rows W-1 and 0.
         horizontal (array): (L-1, W, d, d) energies of the bonds between columns.
         beta (float): inverse temperature >= 0.
+        periodic (bool): close every column into a ring (a cylinder of circumference W >= 3).
     """
 
     kind = "grid"
 
-    def __init__(self, site, vertical, horizontal, beta):
+    def __init__(self, site, vertical, horizontal, beta, periodic: bool = False):
         site = np.asarray(site, dtype=float)
         if site.ndim != 3 or site.shape[2] < 2:
             raise ValueError(f"site must have shape (length, width, d) with d >= 2; got {site.shape}")
         L, W, d = site.shape
-        vertical = np.asarray(vertical, dtype=float).reshape(L, max(W - 1, 0), d, d)
+        if not isinstance(periodic, (bool, np.bool_)):
+            raise ValueError(f"periodic must be true or false; got {periodic!r}")
+        if periodic and W < 3:
+            raise ValueError(f"a periodic column needs width >= 3; got width = {W}")
+        self.periodic = bool(periodic)
+        nv = W if self.periodic else max(W - 1, 0)
+        vertical = np.asarray(vertical, dtype=float)
+        if vertical.size != L * nv * d * d:
+            raise ValueError(f"vertical must have shape {(L, nv, d, d)}; got {vertical.shape}")
+        vertical = vertical.reshape(L, nv, d, d)
         horizontal = np.asarray(horizontal, dtype=float).reshape(max(L - 1, 0), W, d, d)
         for name, a in (("site", site), ("vertical", vertical), ("horizontal", horizontal)):
             if not np.all(np.isfinite(a)):
@@ -108,6 +122,8 @@ class Grid2D(LatticeModel):
         e = self.site[c, r, x]
         if r > 0:
             e = e + self.vertical[c, r - 1, windows[:, -2], x]
+        if self.periodic and r == self.width - 1:  # the ring bond to row 0 of the column, W - 1 sites back
+            e = e + self.vertical[c, r, x, windows[:, -self.width]]
         if c > 0:
             e = e + self.horizontal[c - 1, r, windows[:, -1 - self.width], x]
         return e
@@ -140,7 +156,7 @@ class Grid2D(LatticeModel):
 
 
 class IsingGrid(Grid2D):
-    """Ising model on an open L x W grid: E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i, s = 2x - 1.
+    """Ising model on an L x W grid (open strip or cylinder): E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i, s = 2x - 1.
 
     Arguments:
         length (int): L columns.
@@ -151,33 +167,35 @@ class IsingGrid(Grid2D):
         h (float): uniform field.
         disorder (str): 'none' or 'pm_j'.
         disorder_seed (int): seed of the disorder realisation.
-        J_vertical (array | None): (L, W-1) couplings within columns (overrides J and disorder).
+        J_vertical (array | None): (L, W-1) couplings within columns, (L, W) if periodic (overrides J and disorder).
         J_horizontal (array | None): (L-1, W) couplings between columns (overrides J and disorder).
         fields (array | None): (L, W) fields (overrides h).
+        periodic (bool): close every column into a ring (cylinder of circumference W >= 3).
     """
 
     kind = "ising_grid"
 
     def __init__(self, length, width, beta, J=1.0, h=0.0, disorder="none", disorder_seed=0,
-                 J_vertical=None, J_horizontal=None, fields=None):
+                 J_vertical=None, J_horizontal=None, fields=None, periodic=False):
         L, W = check_size(length, "length"), check_size(width, "width")
+        nv = W if periodic else W - 1
         if disorder not in DISORDER:
             raise ValueError(f"disorder must be one of {DISORDER}; got {disorder!r}")
         J, h = float(J), float(h)
         rng = np.random.default_rng(disorder_seed)
         signs = (lambda shape: rng.choice([-1.0, 1.0], size=shape)) if disorder == "pm_j" else (lambda shape: np.ones(shape))
-        Jv = J * signs((L, W - 1)) if J_vertical is None else np.asarray(J_vertical, dtype=float)
+        Jv = J * signs((L, nv)) if J_vertical is None else np.asarray(J_vertical, dtype=float)
         Jh = J * signs((L - 1, W)) if J_horizontal is None else np.asarray(J_horizontal, dtype=float)
         hf = np.full((L, W), h) if fields is None else np.asarray(fields, dtype=float)
-        for name, a, shape in (("J_vertical", Jv, (L, W - 1)), ("J_horizontal", Jh, (L - 1, W)), ("fields", hf, (L, W))):
+        for name, a, shape in (("J_vertical", Jv, (L, nv)), ("J_horizontal", Jh, (L - 1, W)), ("fields", hf, (L, W))):
             if a.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}; got {a.shape}")
         s = np.array([-1.0, 1.0])
         ss = np.outer(s, s)
-        super().__init__(-hf[:, :, None] * s, -Jv[:, :, None, None] * ss, -Jh[:, :, None, None] * ss, beta)
+        super().__init__(-hf[:, :, None] * s, -Jv[:, :, None, None] * ss, -Jh[:, :, None, None] * ss, beta, periodic)
         self.J_vertical, self.J_horizontal, self.fields = Jv, Jh, hf
         self._spec = {"length": L, "width": W, "beta": self.beta, "J": J, "h": h, "disorder": disorder,
-                      "disorder_seed": int(disorder_seed)}
+                      "disorder_seed": int(disorder_seed), "periodic": self.periodic}
 
     def statistics(self, X) -> dict:
         """Per sample: energy, energy per site, magnetisation m = mean s, |m|, m^2 and m^4 (Binder cumulant)."""
@@ -200,7 +218,7 @@ class IsingGrid(Grid2D):
 
 
 class PottsGrid(Grid2D):
-    """q-state Potts model on an open L x W grid: E = -J sum_<ij> [x_i == x_j].
+    """q-state Potts model on an L x W grid (open strip or cylinder): E = -J sum_<ij> [x_i == x_j].
 
     Arguments:
         length (int): L columns.
@@ -208,15 +226,16 @@ class PottsGrid(Grid2D):
         q (int): states per site (>= 2).
         beta (float): inverse temperature.
         J (float): coupling.
+        periodic (bool): close every column into a ring (cylinder of circumference W >= 3).
     """
 
     kind = "potts_grid"
 
-    def __init__(self, length, width, q, beta, J=1.0):
+    def __init__(self, length, width, q, beta, J=1.0, periodic=False):
         L, W, q = check_size(length, "length"), check_size(width, "width"), check_size(q, "q", 2)
         eq = -float(J) * np.eye(q)
-        super().__init__(np.zeros((L, W, q)), np.broadcast_to(eq, (L, max(W - 1, 0), q, q)),
-                         np.broadcast_to(eq, (max(L - 1, 0), W, q, q)), beta)
+        super().__init__(np.zeros((L, W, q)), np.broadcast_to(eq, (L, W if periodic else max(W - 1, 0), q, q)),
+                         np.broadcast_to(eq, (max(L - 1, 0), W, q, q)), beta, periodic)
         self.J = float(J)
 
     def statistics(self, X) -> dict:
@@ -227,7 +246,8 @@ class PottsGrid(Grid2D):
                 "order_parameter": (self.d * counts.max(axis=1) - 1) / (self.d - 1)}
 
     def _params(self):
-        return {"length": self.length, "width": self.width, "q": self.d, "beta": self.beta, "J": self.J}
+        return {"length": self.length, "width": self.width, "q": self.d, "beta": self.beta, "J": self.J,
+                "periodic": self.periodic}
 
 
 def binder_cumulant(m2, m4) -> tuple[float, float]:

@@ -24,6 +24,12 @@ log-probabilities whatever chi, and Metropolis-Hastings corrects any truncation.
 moves the environments depend on the model only and are built once: a sample then costs
 O(N d chi^2) (two passes over each column, one matrix-vector product per site).
 
+Ring columns (Grid2D with periodic=True, a cylinder of circumference W): the ring bond
+V_c,W-1(x_c,W-1, x_c,0) of every column is carried down the column by an extra bond index k = x_c,0
+(dimension d): in the transfer step that builds E_{c-1} (bond d chi before compression) and in the
+cores the kernel draws from (column_cores: bond chi d). The environment is still an open MPS; the
+ring only costs a factor d in bond, and Metropolis-Hastings corrects whatever compression loses.
+
 Site tilts (connected moves): q_y is the same construction for the tilted weight
 pi(x) prod_i K_T(y_i | x_i), with environments built per walker (O(L W (d chi)^3) each).
 """
@@ -104,12 +110,14 @@ class BoundaryProposal:
         self.logV = -model.beta * model.vertical      # (L, W-1, d, d)
         self.logH = -model.beta * model.horizontal    # (L-1, W, d, d)
         self.a = model.site_log_weights()             # (L, W, d)
-        self.envs = self.environments(self.a, progress=progress)
-        self._packed = pack_environments(self.envs)
-        self._tables = site_tables(self.a, self.logH)
+        self.periodic = bool(getattr(model, "periodic", False))
         W1 = max(self.W - 1, 0)
-        self._V = (np.exp(self.logV - self.logV.max(axis=(2, 3), keepdims=True)) if W1
-                   else np.ones((self.L, 0, self.d, self.d)))  # vertical factors, scaled per bond
+        Vall = np.exp(self.logV - self.logV.max(axis=(2, 3), keepdims=True)) if self.logV.shape[1] else self.logV
+        self._V = np.ascontiguousarray(Vall[:, :W1]) if W1 else np.ones((self.L, 0, self.d, self.d))  # open bonds
+        self._ring = Vall[:, W1] if self.periodic else None  # (L, d, d) ring bonds [x_{W-1}, x_0]
+        self.envs = self.environments(self.a, progress=progress)
+        self._packed = pack_environments(self.column_cores(self.envs))
+        self._tables = site_tables(self.a, self.logH)
 
     @property
     def bond_dims(self) -> list[int]:
@@ -137,14 +145,41 @@ class BoundaryProposal:
                 G = envs[c][r]
                 g = np.exp(a[c, r] - a[c, r].max())
                 H = np.exp(self.logH[c - 1, r] - self.logH[c - 1, r].max())  # [y, x]
-                V = np.ones((1, d)) if r == 0 else np.exp(self.logV[c, r - 1] - self.logV[c, r - 1].max())  # [x_prev, x]
+                V = np.ones((1, d)) if r == 0 else self._V[c, r - 1]  # [x_prev, x]
                 K = np.einsum("yx,px,x,axb->payxb", H, V, g, G)  # (prev, a, y, x, b)
+                if self.periodic:  # carry k = x_{c,0} down the column to the ring bond (W-1, 0)
+                    P, A, B = K.shape[0], G.shape[0], G.shape[2]
+                    if r == 0:    # right bond (x, k = x, b)
+                        K = np.einsum("payxb,xk->payxkb", K, np.eye(d)).reshape(P, A, d, d, d * B)
+                    elif r < W - 1:  # left bond (p, j, a), right bond (x, k = j, b)
+                        K = np.einsum("payxb,jk->pjayxkb", K, np.eye(d)).reshape(P * d, A, d, d, d * B)
+                    else:         # the ring factor Vring(x, j) closes the carry
+                        K = np.einsum("payxb,xj->pjayxb", K, self._ring[c]).reshape(P * d, A, d, d, B)
                 if r == W - 1:
                     K = K.sum(axis=3)[..., None, :]  # the last row carries no vertical bond
                 p, al, _, xs, b = K.shape
                 cores.append(K.reshape(p * al, d, xs * b))
             envs[c - 1] = self.compress(cores, self.chi)
         return envs
+
+    def column_cores(self, envs) -> list[list[np.ndarray]]:
+        """The cores the kernel draws column c from: E_c, times the ring bond of column c if periodic
+        (bonds (b, k) with the carry k = x_{c,0}: G'_0 = G_0 delta(k, x), G'_r = G_r delta(k, k'), G'_W-1 = G_W-1 Vring(x, k))."""
+        if not self.periodic:
+            return envs
+        d, W, out = self.d, self.W, []
+        for c, E in enumerate(envs):
+            col = []
+            for r, G in enumerate(E):
+                if r == 0:
+                    K = np.einsum("axb,xk->axbk", G, np.eye(d)).reshape(G.shape[0], d, -1)
+                elif r < W - 1:
+                    K = np.einsum("axb,jk->ajxbk", G, np.eye(d)).reshape(G.shape[0] * d, d, -1)
+                else:
+                    K = np.einsum("axb,xj->ajxb", G, self._ring[c]).reshape(G.shape[0] * d, d, -1)
+                col.append(K)
+            out.append(col)
+        return out
 
     # ---- all columns (compiled kernel) ------------------------------------------------------
     def _run(self, n, envs, a, rng=None, forced=None, packed=None, tables=None):
@@ -153,7 +188,7 @@ class BoundaryProposal:
         envs: environments for site log-weights a (L, W, d); packed: their pack_environments;
         tables: site_tables(a, log H) (computed here if not given).
         """
-        data, offsets, shapes, chi = pack_environments(envs) if packed is None else packed
+        data, offsets, shapes, chi = pack_environments(self.column_cores(envs)) if packed is None else packed
         wt = site_tables(np.asarray(a, dtype=float), self.logH) if tables is None else tables
         X = np.empty((n, self.n_sites), dtype=np.int64)
         logq = np.empty(n)

@@ -174,15 +174,21 @@ class IsingGeometry:
         if name == "IsingChain":
             return cls(model.n_sites, 1, False)
         if name in ("IsingCylinder", "IsingStrip", "IsingGrid"):
-            return cls(model.length, model.width, name == "IsingCylinder")
+            return cls(model.length, model.width, name == "IsingCylinder" or bool(getattr(model, "periodic", False)))
         raise ValueError(f"model must be an IsingChain, IsingCylinder, IsingStrip or IsingGrid; got {name}")
 
     def grid_couplings(self, model) -> tuple[np.ndarray, np.ndarray]:
-        """(J per edge, h per site) of an IsingGrid on this geometry (bond (n, n+1): J_vertical, (n, n+W): J_horizontal)."""
+        """(J per edge, h per site) of an IsingGrid on this geometry: a bond within column c joining rows r and
+        (r + 1) mod W has J_vertical[c, r]; a bond (c, r)-(c + 1, r) has J_horizontal[c, r]."""
         W = self.width
-        J = np.array([model.J_vertical[divmod(int(i), W)] if j == i + 1 else model.J_horizontal[divmod(int(i), W)]
-                      for i, j in self.edges])
-        return J, model.fields.ravel()
+
+        def coupling(i, j):
+            (ci, ri), (cj, rj) = divmod(int(i), W), divmod(int(j), W)
+            if ci != cj:
+                return model.J_horizontal[min(ci, cj), ri]
+            return model.J_vertical[ci, ri if (ri + 1) % W == rj else rj]
+
+        return np.array([coupling(i, j) for i, j in self.edges]), model.fields.ravel()
 
     def energy(self, X, J: float = 1.0, h: float = 0.0) -> np.ndarray:
         """E = -J sum_<ij> s_i s_j - h sum_i s_i for configurations X in {0, 1}."""
