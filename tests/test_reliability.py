@@ -129,6 +129,7 @@ CLI_CASES = [
     (["train", "{chain}", "--data", "{data}", "--epochs", "-3"], "--epochs"),
     (["train", "{chain}", "--data", "{data}", "--chi-max", "0"], "--chi-max"),
     (["train", "{chain}", "--data", "{data}", "--lr", "0"], "--lr"),
+    (["train", "{chain}", "--data", "{data}", "--chi-max", "1000000"], "training an MPS of bond 1000000"),
     (["train", "{chain}", "--data", "{dir}/missing.npz"], "--data"),
     (["train", "{chain}", "--data", "{ckpt}"], "checkpoint"),
     (["train", "{chain}", "--data", "{folder}"], "folder"),

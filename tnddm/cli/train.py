@@ -134,6 +134,8 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
         check_state(state[1], kinds, model.n_sites, model.d, model.to_spec(), source=f"--checkpoint {checkpoint!r}")
         _check_resume_flags(state[1], dict(method=method, chi_max=chi_max, lr=lr, holdout=holdout, seed=seed))
     resumed = state is not None
+    if not resumed:  # a resumed state's arrays were checked from their headers when it was read
+        _check_memory(opts, model, X)
     if use_loop:
         total = int(opts["rounds"])
         if resumed:
@@ -178,6 +180,22 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
     if plot:
         plot_history(history, plot, title=f"{card.get('name', model.kind)}: {summary['mode']} training")
     emit_summary(summary, as_json)
+
+
+def _check_memory(opts, model, X):
+    """Refuse (MemoryLimitError: exit 2) a model whose cores, optimiser state and data environments cannot fit."""
+    from .common import check_allocation
+
+    N, d, chi = model.n_sites, model.d, int(opts["chi_max"])
+    cores = N * chi * chi * d * 8
+    if X is not None:
+        rows = X.shape[0]
+        if opts["method"] == "adam" and opts.get("batch_size"):
+            rows = min(rows, int(opts["batch_size"]))
+    else:
+        rows = int(opts["walkers"]) * int(opts["buffer_rounds"])
+    check_allocation(5 * cores + 2 * 8 * rows * N * chi, f"training an MPS of bond {chi} on {N} sites "
+                     f"(--chi-max {chi}, method {opts['method']}: cores, optimiser state and {rows} rows of environments)")
 
 
 def _load_data(data, model, load_samples, from_spec, same_spec, as_configs):
