@@ -72,11 +72,14 @@ def tn_row(kind, L, beta, chi, budget, seed):
     q = model.proposal(chi)
     build = time.perf_counter() - t
     q.sample(2, seed=0)  # compile outside the timing
+    t = time.perf_counter()
+    q.sample(256, seed=1)
+    per_sample = (time.perf_counter() - t) / 256  # one independent proposal draw with its log q, 2 cores
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
     chain = mh.run(100, WALKERS, seed=seed, max_seconds=budget)
     row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
-    row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in)
+    row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in, sample_us=1e6 * per_sample)
     return row
 
 
@@ -123,16 +126,32 @@ def fmt(v, spec):
 
 
 def table(rows) -> str:
-    head = ("| system | method | chi_b | build (s) | acceptance | tau (records) | ESS/s | E/N | Binder U4 | converged |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| system | method | chi_b | build (s) | sample (us) | acceptance | tau (records) | ESS/s | E/N | Binder U4 | converged |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n")
     out = []
     for r in rows:
         ess = fmt(r["ess_per_second"], ".3g") if r["converged"] else "not converged"
-        out.append(f"| {r['system']} | {r['method']} | {fmt(r['chi_b'], 'd')} | {r['build_seconds']:.1f} | "
+        out.append(f"| {r['system']} | {r['method']} | {fmt(r['chi_b'], 'd')} | {r['build_seconds']:.1f} | {fmt(r.get('sample_us'), '.0f')} | "
                    f"{fmt(r['acceptance'], '.3f')} | {r['tau']:.2f} +- {r['tau_stderr']:.2f} | {ess} | "
                    f"{r['energy_per_site']:.5f} +- {r['energy_per_site_stderr']:.5f} | {r['binder']:.4f} +- {r['binder_stderr']:.4f} | "
                    f"{'yes' if r['converged'] else 'NO'} |")
     return head + "\n".join(out) + "\n"
+
+
+def ratios(rows) -> str:
+    """Per system: the best converged boundary-MPS ESS/s against each converged baseline's (same run, same cores)."""
+    lines = ["| system | best boundary MPS (chi_b) | ESS/s | against | baseline ESS/s | ratio |", "|---|---|---|---|---|---|"]
+    for system in dict.fromkeys(r["system"] for r in rows):
+        tn = [r for r in rows if r["system"] == system and r["method"] == "boundary MPS" and r["converged"]]
+        if not tn:
+            continue
+        best = max(tn, key=lambda r: r["ess_per_second"])
+        for b in (r for r in rows if r["system"] == system and r["method"] != "boundary MPS"):
+            ok = b["converged"]
+            lines.append(f"| {system} | {best['chi_b']} | {best['ess_per_second']:.3g} | {b['method']} | "
+                         f"{fmt(b['ess_per_second'], '.3g') if ok else 'not converged'} | "
+                         f"{format(best['ess_per_second'] / b['ess_per_second'], '.2f') + 'x' if ok else '-'} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(rows, path, system):
@@ -179,7 +198,7 @@ def main():
         for system in dict.fromkeys(r["system"] for r in saved["rows"]):
             kind, size = ("ising" if system.startswith("Ising") else "ea"), system.split()[1].split("x")[0]
             plot(saved["rows"], args.out / f"{kind}_{size}.png", system)
-        (args.out / "table.md").write_text(f"Regenerate: `{saved['command']}`\n\n" + table(saved["rows"]))
+        (args.out / "table.md").write_text(f"Regenerate: `{saved['command']}`\n\n" + table(saved["rows"]) + "\n" + ratios(saved["rows"]))
         return
     budget = args.budget or (3.0 if args.quick else 90.0)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -197,7 +216,8 @@ def main():
         plot(rows, args.out / f"{kind}_{L}.png", system)
     cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
            + (" --only " + " ".join(args.only) if args.only else ""))
-    (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows))
+    (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows) + "\n" + ratios(rows))
+    print(ratios(rows))
     (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows}, indent=1, default=float))
 
 
