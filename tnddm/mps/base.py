@@ -435,7 +435,10 @@ class MPSBase:
         Args:
             n: total number of samples.
             batch: rows per chunk (default: the storage's kernel batch).
-            seed, tilts, return_log_prob, dtype: as in sample.
+            seed: as in sample.
+            tilts: as in sample.
+            return_log_prob: as in sample.
+            dtype: as in sample.
         """
         n = check_nonnegative_int(n, "n")
         plan = self._sampling_plan(n, seed, tilts, batch, return_log_prob)
