@@ -131,7 +131,13 @@ def test_cli_sample_and_validate_with_random_walk_noise(tmp_path, capsys):
         except SystemExit as exc:
             assert exc.code == 0
     out = capsys.readouterr().out
-    rows = json.loads(out[out.index("{", out.index("}") + 1):])["results"]  # the validate summary
+    decoder, docs, pos = json.JSONDecoder(), [], 0
+    while pos < len(out.rstrip()):  # the sample summary, then the validate summary
+        doc, end = decoder.raw_decode(out, out.index("{", pos))
+        docs.append(doc)
+        pos = end
+    assert len(docs) == 2
+    rows = docs[1]["results"]
     assert rows[1]["path_kl"] < rows[0]["path_kl"] < np.inf
     assert rows[0]["path_kl_reverse"] in (None, float("inf")) or not np.isfinite(rows[0]["path_kl_reverse"])
     with pytest.raises(SystemExit):
