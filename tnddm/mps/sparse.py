@@ -26,12 +26,13 @@ class SparseMPS(MPSBase):
 
     next_states: list of N int arrays (chi_{i-1}, d) or (chi_{i-1}, d, k) of next states.
     weights:     list of N non-negative float arrays of the same shapes (0 marks a missing entry).
-    table_dtype: precision of the sampling tables of binary automata in the Markov gauge (float32,
-                 the default, or float64); see sample_table_bound. Contractions and log_prob are float64.
+    table_dtype: precision of the sampling tables of binary automata in the Markov gauge (float64, the
+                 default, or float32: half the memory); see sample_table_bound. Contractions and log_prob
+                 are float64 in both cases.
     The right bond of site i is the left bond of site i + 1 (the last is 1).
     """
 
-    def __init__(self, next_states, weights, table_dtype=np.float32):
+    def __init__(self, next_states, weights, table_dtype=np.float64):
         if len(next_states) != len(weights) or len(weights) == 0:
             raise ValueError("next_states and weights must be non-empty lists of equal length")
         nxt_list, W_list = [], []
@@ -208,16 +209,29 @@ class SparseMPS(MPSBase):
 
     @property
     def sample_table_bound(self) -> float:
-        """Bound on |log q(x) - log P(x)| for the law q the binary Markov sampler draws from.
+        """max over x of |log q(x) - log P(x)|, q the law the binary Markov sampler draws from (0 otherwise).
 
-        Each site's table stores the smaller of the two conditional probabilities, rounded to
-        table_dtype and to the uniforms' grid 2^-52: relative error <= 2^-24 (float32) or 2^-52
-        (float64) per site for probabilities >= 2^-29, so |log q - log P| <= N eps (1 + eps). The
-        sampler returns log q itself (float64 arithmetic on the tables' values); table_log_prob(X)
-        evaluates it for given configurations.
+        Each site's table stores the smaller of the two conditional probabilities rounded to
+        table_dtype and to the uniforms' grid 2^-52 (relative error <= 2^-24 in float32 for
+        probabilities >= 2^-29). The bound is sum_i max_{a, x} |log q_i(x | a) - log p_i(x | a)| over the
+        tables' actual values, evaluated in float64. The sampler returns log q itself (float64
+        arithmetic on the tables' values); table_log_prob(X) evaluates it for given configurations.
         """
-        eps = 2.0**-24 if self.table_dtype == np.float32 else 2.0**-52
-        return self.n_sites * eps * (1 + eps)
+        if not (self._samples_from_seeds() and self.d == 2):
+            return 0.0
+        table, table_off = self._binary_tables()[:2]
+        total = 0.0
+        for i, W in enumerate(self.weights):
+            p0 = W[:, 0, 0] / np.where(W[:, :, 0].sum(axis=1) > 0, W[:, :, 0].sum(axis=1), 1.0)
+            s = table[table_off[i]:table_off[i + 1]].astype(np.float64)
+            q0 = np.where(s >= 0, np.minimum(s, 1.0), 1.0 + s)  # s < 0 stores -P(x = 1)
+            worst = 0.0
+            for q, p in ((q0, p0), (1.0 - q0, 1.0 - p0)):
+                live = p > 0
+                if np.any(live):
+                    worst = max(worst, float(np.abs(np.log(q[live]) - np.log(p[live])).max()))
+            total += worst
+        return total
 
     def _samples_from_seeds(self) -> bool:
         """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
