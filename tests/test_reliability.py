@@ -701,3 +701,13 @@ def test_validate_checks_n_samples_and_plot_before_work(tmp_path, capsys):
         code, _, err = run(["validate", card, *args], capsys)
         assert code == 2 and needle in err, (args, code, err)
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_public_memory_limit_refuses_before_allocating():
+    """tnddm.memory_limit (public API) sets the limit for a block; the error names the estimate and the limit."""
+    import tnddm
+
+    with tnddm.memory_limit("1M"):
+        with pytest.raises(tnddm.MemoryLimitError, match="MiB; the limit is 1 MiB"):
+            tnddm.lattice.IsingCylinder(8, 12, 0.4).mps()
+    assert tnddm.lattice.IsingCylinder(3, 3, 0.4).mps().n_sites == 9  # outside the block: no limit applied

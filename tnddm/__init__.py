@@ -12,10 +12,12 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import noise  # noqa: E402
 from .diffusion import Diffusion  # noqa: E402
+from ._memory import MemoryLimitError, memory_limit  # noqa: E402
 from .mps import BornMPS, MPSBase, ProbMPS, SparseMPS  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "__version__"]
+__all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "memory_limit", "MemoryLimitError",
+           "__version__"]
 
 
 #: subpackages imported on first use (`tnddm.lattice`, ...), which keeps `import tnddm` light
