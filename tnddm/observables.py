@@ -911,12 +911,9 @@ def plot_snapshots(model, X, path=None, n: int = 6, title: str | None = None):
 
 
 def _save(fig, path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from ._plotting import save_png
 
-    from .io.files import atomic_write
-
-    FigureCanvasAgg(fig)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight"))
+    save_png(fig, path, tight=False)
 
 
 __all__ = ["OBSERVABLES", "Observable", "Estimate", "Report", "available", "default_names", "exact", "estimate", "estimate_chain",

@@ -261,13 +261,10 @@ def _gaussian_rows(model, sampler, step_list, n, seed, delta, grid="uniform"):
 
 
 def _plot(rows, sampler, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .._plotting import save_png, subplots
 
     steps = [r["steps"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = subplots(figsize=(5, 4))
     for key in ("path_kl", "kl_exact_sampler", "tv"):
         vals = [r.get(key) for r in rows]
         if all(v is not None and v > 0 for v in vals):
@@ -277,6 +274,4 @@ def _plot(rows, sampler, path):
     ax.set_title(sampler)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)

@@ -269,10 +269,7 @@ class TrainingLoop:
 
 def plot_history(history: dict, path, title: str = "") -> None:
     """PNG of training curves: NLL, KL (if any) and acceptance against round or epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .._plotting import save_png, subplots
 
     x_name = "round" if "round" in history else "epoch"
     x = np.asarray(history[x_name])
@@ -281,7 +278,7 @@ def plot_history(history: dict, path, title: str = "") -> None:
         panels.append(("kl", "KL(pi || P_theta)"))
     if "acceptance" in history:
         panels.append(("acceptance", "acceptance"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
+    fig, axes = subplots(1, len(panels), figsize=(4 * len(panels), 3.4))
     axes = np.atleast_1d(axes)
     for ax, (key, label) in zip(axes, panels):
         y = np.asarray(history[key], dtype=float)
@@ -298,6 +295,4 @@ def plot_history(history: dict, path, title: str = "") -> None:
         ax.set_ylabel(label)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)

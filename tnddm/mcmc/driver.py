@@ -446,12 +446,9 @@ def plot_scan(rows, path, title: str = "") -> None:
 
     Rows sharing r['group'] (e.g. 'chi=8') share a colour.
     """
-    import matplotlib
+    from .._plotting import save_png, subplots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = subplots(1, 2, figsize=(9, 3.6))
     groups: dict = {}
     for r in rows:
         groups.setdefault(str(r.get("group", "")), []).append(r)
@@ -476,6 +473,4 @@ def plot_scan(rows, path, title: str = "") -> None:
     axes[0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path)
