@@ -51,7 +51,7 @@ def sizes(quick: bool) -> dict:
     """System sizes, bond, rounds and walkers of the full study and of the quick mode."""
     if quick:
         return {"ising": (4, 3), "fredkin": 10, "chi": 4, "rounds": 5, "walkers": 128, "buffer_rounds": 4,
-                "kl_samples": 1000, "kl_every_round": 0}
+                "kl_samples": 1000, "kl_every_round": 500}
     return {"ising": (6, 6), "fredkin": 32, "chi": 16, "rounds": 30, "walkers": 512, "buffer_rounds": 8,
             "kl_samples": 4000, "kl_every_round": 1000}
 

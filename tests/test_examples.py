@@ -7,7 +7,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # examples whose quick mode has its own test with stronger assertions (run once, there)
-OWN_TEST = {"mcmc_study.py": "tests/test_mcmc_cli.py::test_example_quick_mode_writes_table_and_plots"}
+OWN_TEST = {"mcmc_study.py": "tests/test_mcmc_cli.py::test_example_quick_mode_writes_table_and_plots",
+            "learning_phases.py": "tests/test_learn.py::test_learning_phases_quick_mode_learns_at_every_phase_point"}
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py") if p.name not in OWN_TEST)
 
 

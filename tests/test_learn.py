@@ -245,6 +245,7 @@ def test_learning_phases_quick_mode_learns_at_every_phase_point(tmp_path, monkey
         assert r["kl"] < 0.5 * r["kl_untrained"] and r["kl"] < 0.6, label
         assert r["kl_gain"] > 10 * r["kl_gain_stderr"], label
     assert (tmp_path / "table.md").read_text().count("\n") == 2 + len(rows)
+    assert (tmp_path / "curves.png").stat().st_size > 0
     assert len(json.loads((tmp_path / "results.json").read_text())) == len(rows)
 
     def frozen_epoch(self, X):  # a broken trainer: reports an NLL, never updates
