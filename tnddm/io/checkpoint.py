@@ -1,10 +1,12 @@
 """Checkpoints: named arrays plus JSON metadata in one .npz, written atomically, checked by SHA-256.
 
 File layout (an uncompressed numpy .npz archive):
+
     <name>            every array of the state (cores, optimiser moments, walkers, ...)
     __metadata__      JSON text: the caller's metadata plus 'tnddm_version' and 'format'
     __sha256__        hex SHA-256 of the metadata text and of every array (name, dtype, shape, bytes,
                       in sorted name order)
+
 The write goes to a temporary file in the same folder that replaces the old one only when
 complete (tnddm.io.files.atomic_write), so an interrupted write leaves the previous checkpoint.
 Reading a truncated, corrupted or foreign file raises ValueError naming the file and the problem.

@@ -347,7 +347,7 @@ class MPSBase:
         return joint / joint.sum()
 
     def expect_product(self, functions) -> float:
-        """<prod_i f_i(x_i)> for real per-site functions, given as an (N, d) array of values.
+        """`<prod_i f_i(x_i)>` for real per-site functions, given as an (N, d) array of values.
 
         Sites that should not contribute take f_i = 1. A dict {site: values} is accepted too.
         """
@@ -365,7 +365,7 @@ class MPSBase:
         return float(sign[0] * np.exp(logv[0] - self._log_z()))
 
     def expect_site(self, values) -> np.ndarray:
-        """<f(x_i)> at every site for one function f given by its d values."""
+        """`<f(x_i)>` at every site for one function f given by its d values."""
         values = np.asarray(values, dtype=float)
         if values.shape != (self.d,):
             raise ValueError(f"values must have shape ({self.d},); got {values.shape}")

@@ -3,8 +3,8 @@
     F(psi) = <psi|phi> / (||psi|| ||phi||),   P_psi = psi^2 / ||psi||^2.
 
 Two-site sweeps in mixed canonical form. With psi's cores left of bond (i, i+1) left-orthonormal and
-those right of it right-orthonormal, and the overlap environments L_i = <psi_{<i}|phi_{<i}> and
-R_{i+2} = <psi_{>i+1}|phi_{>i+1}>, the best two-site tensor is the projection
+those right of it right-orthonormal, and the overlap environments `L_i = <psi_{<i}|phi_{<i}>` and
+`R_{i+2} = <psi_{>i+1}|phi_{>i+1}>`, the best two-site tensor is the projection
     theta* = L_i phi_i phi_{i+1} R_{i+2},
 and the best one of rank <= chi is its SVD truncation, with F = ||trunc(theta*)|| / ||phi||. The previous
 psi is among the candidates, so F never decreases. The sweeps start from the SVD truncation of phi
@@ -50,7 +50,7 @@ def _two_site_projection(L, phi_i, phi_j, R):
 
 
 def log_overlap(a: BornMPS, b: BornMPS) -> tuple[float, float]:
-    """(log |<a|b>|, sign of <a|b>) by a left-to-right sweep with rescaling."""
+    """(`log |<a|b>|`, sign of `<a|b>`) by a left-to-right sweep with rescaling."""
     E, acc = np.ones((1, 1)), 0.0
     for A, B in zip(a.cores, b.cores):
         E, s = _normalised(_grow_left(E, A, B))

@@ -52,7 +52,7 @@ class SampleReport:
     chi2_pvalue: float | None = None
 
     def pvalues(self) -> dict:
-        """Every test's p-value by name (chi2, log_prob, <stat>_two_sample, <stat>_mean)."""
+        """Every test's p-value by name (chi2, log_prob, `<stat>_two_sample`, `<stat>_mean`)."""
         out = {"log_prob": self.log_prob_pvalue}
         if self.chi2_pvalue is not None:
             out["chi2"] = self.chi2_pvalue
