@@ -19,7 +19,14 @@ from .rng import as_generator
 
 
 class Diffusion:
-    """A data distribution P_0 (probability MPS over d states) noised by `noise` (d_out states)."""
+    """A data distribution P_0 (probability MPS over d states) noised by `noise` (d_out states).
+
+    Forward marginals, exact denoising, reverse paths, scores and reverse rates (module docstring).
+
+    Args:
+        model: the data distribution P_0, a probability MPS (ProbMPS, SparseMPS or BornMPS).
+        noise: the single-site noise (tnddm.noise), acting on the model's d states.
+    """
 
     def __init__(self, model: MPSBase, noise: Noise):
         if not isinstance(model, MPSBase):
@@ -40,7 +47,11 @@ class Diffusion:
     # ---- marginals and transitions ----------------------------------------------------------
     def marginal(self, t) -> MPSBase:
         """P_t as an MPS over d_out states (P_0 embedded when t = 0; the model itself where K_t is the identity,
-        so that it keeps its own samplers)."""
+        so that it keeps its own samplers).
+
+        Args:
+            t: time (>= 0; inf for the noise's stationary law).
+        """
         t = check_time(t)
         if t not in self._marginals:
             K = self.noise.propagator(t)[:, : self.noise.d]
@@ -51,7 +62,14 @@ class Diffusion:
         return self._marginals[t]
 
     def forward(self, X, t, s: float = 0.0, seed=None) -> np.ndarray:
-        """Noise configurations X (at time s) to time t."""
+        """Noise configurations X (at time s) to time t.
+
+        Args:
+            X: configurations (n, N) at time s.
+            t: end time.
+            s: start time.
+            seed: int, SeedSequence or Generator.
+        """
         return self.noise.forward(X, t, s, seed=seed)
 
     def _channel_tilts(self, Y, t, s):
@@ -63,7 +81,13 @@ class Diffusion:
         return Y, K[Y]  # (n, N, d_out): K_{t|s}[y_i, x]
 
     def posterior(self, y, t, s: float = 0.0) -> MPSBase:
-        """The (unnormalised) MPS of P(x_s = x | x_t = y) for one configuration y."""
+        """The (unnormalised) MPS of P(x_s = x | x_t = y) for one configuration y.
+
+        Args:
+            y: one configuration (N,) at time t.
+            t: the later time.
+            s: the earlier time (s <= t).
+        """
         Y, tilts = self._channel_tilts(y, t, s)
         if Y.shape[0] != 1:
             raise ValueError(f"y must be one configuration; got {Y.shape[0]}")
@@ -72,7 +96,17 @@ class Diffusion:
     def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False, return_log_prior=False):
         """Exact samples x_s ~ P(x_s | x_t = y), one per row of Y, with their log-probabilities.
 
-        return_log_prior: also return log P_s(x_s) (free from the dense sampling kernel).
+        Args:
+            Y: configurations (n, N) at time t, one sample drawn per row.
+            t: the later time.
+            s: the earlier time (s <= t).
+            seed: int, SeedSequence or Generator.
+            batch_size: samples per kernel call (default: the MPS's own).
+            progress: show a progress bar.
+            return_log_prior: also return log P_s(x_s) (free from the dense sampling kernel).
+
+        Returns:
+            (X_s, log P(x_s | x_t = y)), or (X_s, log P(x_s | x_t), log P_s(x_s)) with return_log_prior.
         """
         batch_size = check_batch_size(batch_size)
         Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
@@ -82,7 +116,14 @@ class Diffusion:
                                        return_log_prob=return_log_prior)
 
     def log_transition(self, Xs, Y, t, s: float = 0.0) -> np.ndarray:
-        """log P(x_s | x_t = y) for paired rows of Xs and Y (-inf where impossible)."""
+        """log P(x_s | x_t = y) for paired rows of Xs and Y (-inf where impossible).
+
+        Args:
+            Xs: configurations (n, N) at time s.
+            Y: configurations (n, N) at time t.
+            t: the later time.
+            s: the earlier time (s <= t).
+        """
         Y, tilts = self._channel_tilts(Y, t, s)
         Xs = as_configs(Xs, self.n_sites, self.d_out, name="Xs")
         if Xs.shape[0] != Y.shape[0]:
@@ -102,6 +143,12 @@ class Diffusion:
             P(x_s | x_t = y) ∝ P_s(x_s) prod_i K_{t|s}[y_i, x_{s,i}],
 
         so log P(Xs | Y) = sum_i log c[r, i, Xs[r, i]]. One left and one right sweep of P_s.
+
+        Args:
+            Xs: configurations (n, N) at time s.
+            Y: configurations (n, N) at time t.
+            t: the later time.
+            s: the earlier time (s <= t).
         """
         Y, tilts = self._channel_tilts(Y, t, s)
         Xs = as_configs(Xs, self.n_sites, self.d_out, name="Xs")
@@ -126,7 +173,15 @@ class Diffusion:
         exact sample: x_{t_K} ~ P_{t_K}, then x_{t_k} ~ K_{t_k|t_{k+1}}(. | x_{t_{k+1}}) up the grid.
         start: configurations at time T (n rows); the path is then drawn backwards by exact
         denoising, x_{t_{k+1}} ~ P(. | x_{t_k}).
-        Returns (paths of shape (n, len(times), N), log-probability of each whole path).
+
+        Args:
+            n: number of paths (ignored when start is given).
+            times: strictly decreasing grid T = times[0] > ... > times[-1] >= 0.
+            seed: int, SeedSequence or Generator.
+            start: optional configurations (n, N) at time T.
+
+        Returns:
+            (paths of shape (n, len(times), N), exact log-probability of each whole path).
         """
         times = self._check_grid(times)
         rng = as_generator(seed)
@@ -151,8 +206,18 @@ class Diffusion:
     def generate(self, n: int, T: float, steps: int = 1, seed=None, progress: bool = False):
         """Generative diffusion: x_T ~ P_T exactly, then `steps` exact denoising steps on a uniform grid to 0.
 
-        The returned samples are exact samples of P_0 (whatever T and steps); returns
-        (X_0, log P_0(X_0)).
+        The returned samples are exact samples of P_0 (whatever T and steps). Each denoising step
+        conditions the MPS on every sample (per-sample environments, O(N chi d) per sample and step).
+
+        Args:
+            n: number of samples.
+            T: the noise time at which x_T ~ P_T is drawn.
+            steps: denoising steps of the uniform grid from T to 0.
+            seed: int, SeedSequence or Generator.
+            progress: show progress bars.
+
+        Returns:
+            (X_0, log P_0(X_0)).
         """
         T = check_time(T, "T")
         steps = check_int(steps, "steps", 1)
@@ -178,6 +243,10 @@ class Diffusion:
         The reverse path law is the forward (noising) path law read backwards, so with
         t_0 = T > ... > t_K:  log p = log P_{t_K}(x_K) + sum_k sum_i log K_{t_k|t_{k+1}}[x_{k,i}, x_{k+1,i}].
         One MPS evaluation per path; the rest are single-site propagators.
+
+        Args:
+            paths: (n, len(times), N) configurations along the grid.
+            times: the strictly decreasing grid.
         """
         times = self._check_grid(times)
         paths = np.asarray(paths)
@@ -193,12 +262,22 @@ class Diffusion:
 
     # ---- scores and reverse rates -----------------------------------------------------------
     def score(self, X, t) -> np.ndarray:
-        """s_t(x)_{i,b} = P_t(x with x_i <- b) / P_t(x), shape (n, N, d_out); entry x_i is 1."""
+        """s_t(x)_{i,b} = P_t(x with x_i <- b) / P_t(x), shape (n, N, d_out); entry x_i is 1.
+
+        Args:
+            X: configurations (n, N) over the d_out noised states.
+            t: time.
+        """
         X = as_configs(X, self.n_sites, self.d_out)
         return self.marginal(t).ratios(X)
 
     def reverse_rates(self, X, t) -> np.ndarray:
-        """Jump rates of the exact reverse process, R[n, i, b] = beta(t) Q[x_i, b] s_t(x)_{i,b}; 0 at b = x_i."""
+        """Jump rates of the exact reverse process, R[n, i, b] = beta(t) Q[x_i, b] s_t(x)_{i,b}; 0 at b = x_i.
+
+        Args:
+            X: configurations (n, N) over the d_out noised states.
+            t: time.
+        """
         X = as_configs(X, self.n_sites, self.d_out)
         s = self.score(X, t)
         Qt = self.noise.rates(t)  # Qt[y, x] = rate x -> y

@@ -20,12 +20,23 @@ class Schedule:
     """A rate schedule beta(t) >= 0 with its integral sigma(t) = int_0^t beta(u) du."""
 
     def beta(self, t):
+        """The rate multiplier beta(t).
+
+        Args:
+            t: time (float or array).
+        """
         raise NotImplementedError
 
     def sigma(self, t):
+        """The integrated rate sigma(t) = int_0^t beta(u) du.
+
+        Args:
+            t: time (float or array).
+        """
         raise NotImplementedError
 
     def to_dict(self) -> dict:
+        """{"kind": name, **parameters}, as in a model card's [noise] schedule (make_schedule inverts it)."""
         return {"kind": type(self).__name__.lower(), **vars(self)}
 
     def __repr__(self) -> str:
@@ -43,7 +54,13 @@ class Constant(Schedule):
 
 
 class Linear(Schedule):
-    """beta(t) = beta_min + (beta_max - beta_min) t / horizon; sigma = beta_min t + (beta_max - beta_min) t^2 / (2 horizon)."""
+    """beta(t) = beta_min + (beta_max - beta_min) t / horizon; sigma = beta_min t + (beta_max - beta_min) t^2 / (2 horizon).
+
+    Args:
+        beta_min: rate multiplier at t = 0 (>= 0).
+        beta_max: rate multiplier at t = horizon (>= 0).
+        horizon: the time at which beta reaches beta_max (> 0).
+    """
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 2.0, horizon: float = 1.0):
         if beta_min < 0 or beta_max < 0 or horizon <= 0:
@@ -59,7 +76,13 @@ class Linear(Schedule):
 
 
 class Geometric(Schedule):
-    """sigma(t) = sigma_min^(1-u) sigma_max^u - sigma_min with u = t / horizon (SEDD-style, shifted so sigma(0) = 0)."""
+    """sigma(t) = sigma_min^(1-u) sigma_max^u - sigma_min with u = t / horizon (SEDD-style, shifted so sigma(0) = 0).
+
+    Args:
+        sigma_min: the geometric sequence's start (0 < sigma_min < sigma_max).
+        sigma_max: its value at t = horizon, before the shift.
+        horizon: end of the schedule's time range (> 0).
+    """
 
     def __init__(self, sigma_min: float = 1e-3, sigma_max: float = 10.0, horizon: float = 1.0):
         if not 0 < sigma_min < sigma_max or horizon <= 0:
@@ -76,7 +99,12 @@ class Geometric(Schedule):
 
 
 class LogLinear(Schedule):
-    """sigma(t) = -log(1 - (1 - eps) t / horizon) (MDLM masking schedule), for t < horizon / (1 - eps)."""
+    """sigma(t) = -log(1 - (1 - eps) t / horizon) (MDLM masking schedule), for t < horizon / (1 - eps).
+
+    Args:
+        eps: in (0, 1); at t = horizon a site is still unmasked with probability eps.
+        horizon: end of the schedule's time range (> 0).
+    """
 
     def __init__(self, eps: float = 1e-3, horizon: float = 1.0):
         if not 0 < eps < 1 or horizon <= 0:
@@ -100,7 +128,12 @@ SCHEDULES = {"constant": Constant, "linear": Linear, "geometric": Geometric, "lo
 
 
 def make_schedule(spec) -> Schedule:
-    """A Schedule from an instance, a name, or a dict {"kind": name, **parameters}."""
+    """A Schedule from an instance, a name, or a dict {"kind": name, **parameters}.
+
+    Args:
+        spec: a Schedule, None (Constant), a name ("constant", "linear", "geometric", "loglinear") or a dict
+            {"kind": name, **parameters}.
+    """
     if spec is None:
         return Constant()
     if isinstance(spec, Schedule):
@@ -122,8 +155,11 @@ def make_schedule(spec) -> Schedule:
 class Noise:
     """Independent single-site jump process with rate matrix beta(t) Q.
 
-    Q: (d_out, d_out) generator, Q[y, x] = rate x -> y. d: number of data states (d <= d_out;
-    extra states such as the mask are reachable only by noise).
+    Args:
+        Q: (d_out, d_out) generator, Q[y, x] = rate of x -> y (off-diagonal >= 0, columns summing to 0).
+        d: number of data states (d <= d_out; extra states such as the mask are reachable only by
+            noise); default d_out.
+        schedule: rate schedule beta(t) (a Schedule, a name or a dict: make_schedule); default Constant.
     """
 
     def __init__(self, Q, d: int | None = None, schedule=None):
@@ -143,13 +179,28 @@ class Noise:
         self.schedule = make_schedule(schedule)
 
     def sigma(self, t) -> float:
+        """The integrated rate sigma(t) of the schedule.
+
+        Args:
+            t: time (>= 0).
+        """
         return float(self.schedule.sigma(check_time(t)))
 
     def beta(self, t) -> float:
+        """The schedule's rate multiplier beta(t).
+
+        Args:
+            t: time (>= 0).
+        """
         return float(self.schedule.beta(check_time(t)))
 
     def propagator(self, t, s: float = 0.0) -> np.ndarray:
-        """K_{t|s} = exp((sigma(t) - sigma(s)) Q), K[y, x] = P(x_t = y | x_s = x)."""
+        """K_{t|s} = exp((sigma(t) - sigma(s)) Q), K[y, x] = P(x_t = y | x_s = x).
+
+        Args:
+            t: end time (>= s; inf gives the stationary law in every column).
+            s: start time.
+        """
         t, s = check_time(t, "t"), check_time(s, "s")
         if s > t:
             raise ValueError(f"s must not exceed t; got s = {s} > t = {t}")
@@ -169,11 +220,25 @@ class Noise:
         return K
 
     def rates(self, t) -> np.ndarray:
-        """Instantaneous generator beta(t) Q."""
+        """Instantaneous generator beta(t) Q.
+
+        Args:
+            t: time.
+        """
         return self.beta(t) * self.Q
 
     def forward(self, X, t, s: float = 0.0, seed=None) -> np.ndarray:
-        """Noise a batch of configurations at time s to time t: y_i ~ K_{t|s}[:, x_i] independently."""
+        """Noise a batch of configurations at time s to time t: y_i ~ K_{t|s}[:, x_i] independently.
+
+        Args:
+            X: configurations (n, N) at time s.
+            t: end time.
+            s: start time.
+            seed: int, SeedSequence or Generator.
+
+        Returns:
+            Y of shape (n, N).
+        """
         X = np.asarray(X)
         X = as_configs(X, X.shape[-1] if X.ndim else 0, self.d_out)
         K = self.propagator(t, s)
@@ -189,7 +254,13 @@ class Noise:
         return p / p.sum()
 
     def mpo(self, n_sites: int, t, s: float = 0.0):
-        """The propagator (x)_i K_{t|s} as a quimb MatrixProductOperator (upper index y, lower x)."""
+        """The propagator (x)_i K_{t|s} as a quimb MatrixProductOperator (upper index y, lower x).
+
+        Args:
+            n_sites: number of sites N.
+            t: end time.
+            s: start time.
+        """
         import quimb.tensor as qtn
 
         if n_sites < 2:
@@ -218,6 +289,11 @@ class Flip(Noise):
     """Uniform noise: jump to each of the other d - 1 states at rate rate / (d - 1).
 
     d = 2: K_t = [[1-p, p], [p, 1-p]] with p = (1 - exp(-2 rate sigma(t))) / 2.
+
+    Args:
+        rate: total jump rate out of a state (> 0).
+        d: number of states (>= 2).
+        schedule: rate schedule (a Schedule, a name or a dict); default Constant.
     """
 
     def __init__(self, rate: float = 1.0, d: int = 2, schedule=None):
@@ -233,7 +309,13 @@ class Flip(Noise):
 
 
 class Mask(Noise):
-    """Absorbing noise: each data state 0..d-1 jumps to the mask state d at rate `rate` and stays."""
+    """Absorbing noise: each data state 0..d-1 jumps to the mask state d at rate `rate` and stays.
+
+    Args:
+        rate: masking rate (> 0).
+        d: number of data states; the mask is state d.
+        schedule: rate schedule (a Schedule, a name or a dict); default Constant.
+    """
 
     def __init__(self, rate: float = 1.0, d: int = 2, schedule=None):
         if not rate > 0 or int(d) < 1:
@@ -247,6 +329,7 @@ class Mask(Noise):
 
     @property
     def mask_state(self) -> int:
+        """The index of the mask state, d."""
         return self.d
 
     def to_dict(self):
@@ -254,7 +337,13 @@ class Mask(Noise):
 
 
 class BiasedFlip(Noise):
-    """Two-state noise with rates up (0 -> 1) and down (1 -> 0)."""
+    """Two-state noise with rates up (0 -> 1) and down (1 -> 0).
+
+    Args:
+        up: rate of 0 -> 1 (>= 0).
+        down: rate of 1 -> 0 (>= 0; not both 0).
+        schedule: rate schedule (a Schedule, a name or a dict); default Constant.
+    """
 
     def __init__(self, up: float = 1.0, down: float = 1.0, schedule=None):
         if up < 0 or down < 0 or up + down <= 0:
@@ -320,7 +409,11 @@ def make_noise(spec, d: int = 2) -> Noise:
     """A Noise from an instance or a dict such as {"kind": "flip", "rate": 1.0, "schedule": "linear"}.
 
     Kinds: flip, mask, biased_flip, random_walk ({"kind": "random_walk", "rate": 1.0, "ring": true};
-    m defaults to the model's d), rates ({"kind": "rates", "Q": [[...]]}). d: the model's number of states.
+    m defaults to the model's d), rates ({"kind": "rates", "Q": [[...]]}).
+
+    Args:
+        spec: a Noise, a kind name or a dict {"kind": ..., **parameters}.
+        d: the model's number of states (the default d of the noise).
     """
     if isinstance(spec, Noise):
         return spec

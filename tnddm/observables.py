@@ -56,7 +56,11 @@ MAX_DISTANCE = 128               # default largest r of G(r)
 
 
 def family(model) -> str:
-    """'ising', 'potts', 'fredkin' or 'grid' for a tnddm lattice model (ValueError otherwise)."""
+    """'ising', 'potts', 'fredkin' or 'grid' for a tnddm lattice model (ValueError otherwise).
+
+    Args:
+        model: a tnddm lattice model.
+    """
     kind = getattr(model, "kind", None)
     if kind not in FAMILIES:
         raise ValueError(f"model must be a tnddm lattice model (kind one of {sorted(FAMILIES)}); got {type(model).__name__}")
@@ -135,7 +139,11 @@ def _binder(model, raw):
 
 
 def pair_function(model) -> np.ndarray:
-    """phi(a, b) of G(r): s_a s_b (Ising, d = 2) or (q [a == b] - 1) / (q - 1) (Potts, q = d)."""
+    """phi(a, b) of G(r): s_a s_b (Ising, d = 2) or (q [a == b] - 1) / (q - 1) (Potts, q = d).
+
+    Args:
+        model: an Ising or Potts model.
+    """
     d = model.d
     if family(model) == "ising":
         s = np.array([-1.0, 1.0])
@@ -394,9 +402,17 @@ def _exact_potts_order(ctx):
 # ---- the table ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Observable:
-    """One observable: its formula, the model families it applies to, the raw per-sample statistics its
-    estimator needs, the estimator (model, raw) -> (value, per-sample influence) and the exact value
-    (an _Exact context -> value, None when not available)."""
+    """One observable of the table OBSERVABLES.
+
+    Args:
+        name: its key in OBSERVABLES.
+        formula: the formula, as text.
+        families: model families it applies to ('ising', 'potts', 'fredkin', 'grid').
+        needs: raw per-sample statistics its estimator needs.
+        estimator: function (model, raw) -> (value, per-sample influence).
+        exact: function of the exact context -> value (None when not available).
+        unit: unit of the value ("" when dimensionless).
+    """
 
     name: str
     formula: str
@@ -454,7 +470,11 @@ OBSERVABLES = {o.name: o for o in [
 
 
 def available(model) -> list[str]:
-    """Names of the observables that apply to model (in table order)."""
+    """Names of the observables that apply to model (in table order).
+
+    Args:
+        model: a tnddm lattice model.
+    """
     fam = family(model)
     return [name for name, o in OBSERVABLES.items() if fam in o.families]
 
@@ -463,7 +483,11 @@ MAX_TABLE_ENTRIES = 2_000_000  # P(h_i = k) is left out of the default list beyo
 
 
 def default_names(model) -> list[str]:
-    """available(model) without the observables whose tables are too large (P(h_i = k) of long chains)."""
+    """available(model) without the observables whose tables are too large (P(h_i = k) of long chains).
+
+    Args:
+        model: a tnddm lattice model.
+    """
     names = available(model)
     if family(model) == "fredkin" and model.n_sites * (model.n_sites // 2 + 1) > MAX_TABLE_ENTRIES:
         names.remove("height_distribution")
@@ -514,6 +538,14 @@ class Estimate:
     integrated autocorrelation time used for the error (1 for independent samples). Where the
     samples show no fluctuation (stderr 0), z is 0 if the mean equals the exact value to rounding,
     else nan (undetermined).
+
+    Args:
+        name: the observable.
+        mean: the estimate (float or array).
+        stderr: its standard error (same shape).
+        exact: the exact value (same shape), None when not known.
+        n: number of samples (or chain records x walkers).
+        tau: integrated autocorrelation time used for the error (1 for independent samples).
     """
 
     name: str
@@ -525,6 +557,7 @@ class Estimate:
 
     @property
     def z(self):
+        """(mean - exact) / stderr (float or array); None without an exact value."""
         if self.exact is None:
             return None
         diff = np.asarray(self.mean, dtype=float) - np.asarray(self.exact, dtype=float)
@@ -539,6 +572,7 @@ class Estimate:
 
     @property
     def max_abs_z(self) -> float:
+        """Largest |z| over the values (nan without an exact value)."""
         z = self.z
         if z is None:
             return float("nan")
@@ -575,6 +609,14 @@ class Report:
 
     rows() gives DataFrame-ready dicts (pandas.DataFrame(report.rows())); table() the aligned text
     that the CLI prints; exact holds the exact values (also of observables not estimated).
+
+    Args:
+        model: the model's repr.
+        source: where the estimates come from ("independent samples" or "chain of S steps x W walkers").
+        n: number of samples (or chain records x walkers).
+        estimates: {name: Estimate}.
+        exact: {name: exact value}.
+        skipped: {name: reason} for the observables that could not be estimated.
     """
 
     model: str
@@ -594,10 +636,12 @@ class Report:
         return len(self.estimates)
 
     def rows(self) -> list[dict]:
+        """DataFrame-ready rows of every estimate (Estimate.rows)."""
         return [row for e in self.estimates.values() for row in e.rows()]
 
     @property
     def max_abs_z(self) -> float:
+        """Largest |z| over every estimate with an exact value (nan if none)."""
         zs = [e.max_abs_z for e in self.estimates.values() if e.exact is not None]
         zs = [z for z in zs if np.isfinite(z)]
         return max(zs) if zs else float("nan")
@@ -610,7 +654,11 @@ class Report:
                 for name, e in self.estimates.items()}
 
     def table(self, max_rows: int = 16) -> str:
-        """Aligned text: one line per scalar, per element of arrays of at most max_rows values, else a summary line."""
+        """Aligned text: one line per scalar, per element of arrays of at most max_rows values, else a summary line.
+
+        Args:
+            max_rows: arrays longer than this get one summary line.
+        """
         lines = [f"{'observable':<24}{'estimate':>14}{'stderr':>11}{'exact':>14}{'z':>8}"]
         for name, e in self.estimates.items():
             if np.ndim(e.mean) == 0 or (np.ndim(e.mean) == 1 and np.size(e.mean) <= max_rows):

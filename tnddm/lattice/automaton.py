@@ -22,7 +22,13 @@ from ..mps import SparseMPS
 class Automaton:
     """Exact automaton MPS of pi ∝ prod_i exp(logw_i[a_i, x_i]) (see module docstring).
 
-    next_states[i], log_weights[i]: arrays (chi_i, d); the states after the last site must be 0.
+    Attributes log_z (exact log Z), mps (the normalised SparseMPS), next_states, transition (the
+    transition probabilities per site) and n_sites.
+
+    Args:
+        next_states: list of N integer arrays (chi_i, d): the state after site i from left state a and
+            symbol x; the states after the last site must be 0.
+        log_weights: list of N float arrays (chi_i, d): log-weights of the transitions (-inf: forbidden).
     """
 
     def __init__(self, next_states, log_weights):
@@ -80,7 +86,11 @@ class Automaton:
 
     def local_moments(self, values) -> tuple[float, float]:
         """(E[S], E[S^2]) of S = sum_i `values[i][a_i, x_i]` exactly, by a forward pass of
-        (p, m1, m2)(a) = E[(1, S_<i, S_<i^2); state a]."""
+        `(p, m1, m2)(a) = E[(1, S_<i, S_<i^2); state a]`.
+
+        Args:
+            values: list of N arrays broadcastable to (chi_i, d): the local terms f_i(a, x).
+        """
         p, m1, m2 = np.ones(1), np.zeros(1), np.zeros(1)
         for i, (nx, W) in enumerate(zip(self.next_states, self.transition)):
             f = np.broadcast_to(np.asarray(values[i], dtype=float), W.shape)
@@ -100,6 +110,12 @@ def finite_range(n_sites: int, d: int, r: int, log_factor) -> tuple[Automaton, l
     base-d number (oldest most significant); log_factor(i, windows) receives the int array
     windows (d**m * d, m + 1) of (x_{i-m}, ..., x_i) and returns their log-weights (-inf: forbidden).
     Returns (automaton, windows per site) so that local observables can be evaluated on the windows.
+
+    Args:
+        n_sites: number of sites N.
+        d: local states per site (>= 2).
+        r: range of the terms: log_factor(i, .) sees x_{i-r}, ..., x_i.
+        log_factor: function (i, windows) -> log-weights of shape (len(windows),).
     """
     if int(n_sites) < 1 or int(d) < 2 or int(r) < 0:
         raise ValueError(f"need n_sites >= 1, d >= 2 and r >= 0; got {n_sites}, {d}, {r}")

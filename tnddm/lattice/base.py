@@ -25,6 +25,7 @@ class LatticeModel:
 
     @property
     def automaton(self):
+        """The exact weighted automaton (tnddm.lattice.Automaton), built on first use after a memory check."""
         if self._automaton is None:
             self.check_memory()
             self._automaton = self._build()
@@ -39,7 +40,15 @@ class LatticeModel:
         return int(self._automaton_entries()) * self.BYTES_PER_ENTRY
 
     def check_memory(self, max_memory=None) -> int:
-        """Raise tnddm._memory.MemoryLimitError (a MemoryError and a ValueError) when the exact MPS cannot fit."""
+        """Raise tnddm._memory.MemoryLimitError (a MemoryError and a ValueError) when the exact MPS cannot fit.
+
+        Args:
+            max_memory: limit in bytes or as a string ("500M", "4G"); default: TNDDM_MAX_MEMORY, else the
+                machine's available memory.
+
+        Returns:
+            The estimated number of bytes.
+        """
         return check_allocation(self.memory_estimate(), f"the exact {self.kind} MPS of {self!r}", max_memory)
 
     def mps(self):
@@ -57,11 +66,24 @@ class LatticeModel:
         return self.automaton.log_z
 
     def sample(self, n: int, seed=None, progress: bool = False):
-        """Exact samples and their normalised log-probabilities."""
+        """Exact samples and their normalised log-probabilities.
+
+        Args:
+            n: number of samples.
+            seed: int, numpy SeedSequence or Generator.
+            progress: show a progress bar.
+
+        Returns:
+            (X, logp): configurations of shape (n, n_sites) and their exact log pi(x).
+        """
         return self.mps().sample(n, seed=seed, progress=progress)
 
     def log_prob(self, X) -> np.ndarray:
-        """Normalised log pi(x) = log_weight(x) - log Z."""
+        """Normalised log pi(x) = log_weight(x) - log Z.
+
+        Args:
+            X: configurations, shape (n, n_sites) (or one configuration of shape (n_sites,)).
+        """
         return self.log_weight(X) - self.log_z()
 
     def _configs(self, X) -> np.ndarray:
@@ -71,6 +93,11 @@ class LatticeModel:
         """Exact observables (from the MPS); with n_samples > 0 also sample estimates with errors.
 
         Keys ending in '_sampled' come from exact samples, with '_stderr' the standard error.
+        tnddm.observables has the full table (susceptibility, Binder cumulant, G(r), ...).
+
+        Args:
+            n_samples: number of exact samples for the '_sampled' estimates (0: none).
+            seed: seed of those samples.
         """
         out = dict(self._exact_observables())
         if n_samples:
@@ -81,6 +108,7 @@ class LatticeModel:
         return out
 
     def to_spec(self) -> dict:
+        """The model card's [model] table of this model: {"kind": ..., **parameters} (from_spec inverts it)."""
         return {"kind": self.kind, **self._params()}
 
     def __repr__(self) -> str:

@@ -24,7 +24,14 @@ def is_dyck(X) -> np.ndarray:
 
 
 class Fredkin(LatticeModel):
-    """Fredkin chain of n_sites (even) with parameter c in (0, 1); c = 1/2 is uniform on Dyck paths."""
+    """Fredkin chain of n_sites (even) with parameter c in (0, 1); c = 1/2 is uniform on Dyck paths.
+
+    pi(x) ∝ r^(A(x)/2) on Dyck paths, r = c / (1 - c), A the area under the height path (module docstring).
+
+    Args:
+        n_sites: number of sites N (even, >= 2).
+        c: the Fredkin parameter in (0, 1); c > 1/2 favours high paths, c < 1/2 low ones.
+    """
 
     d = 2
     kind = "fredkin"
@@ -55,23 +62,36 @@ class Fredkin(LatticeModel):
         return Automaton(nxts, logws)
 
     def is_dyck(self, X) -> np.ndarray:
+        """True for rows of X (configurations (n, N)) that are Dyck paths."""
         return is_dyck(self._configs(X))
 
     def log_weight(self, X) -> np.ndarray:
-        """(A / 2) log r on Dyck paths, -inf elsewhere."""
+        """(A / 2) log r on Dyck paths, -inf elsewhere.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         h = heights(X)
         ok = (h.min(axis=1) >= 0) & (h[:, -1] == 0)
         return np.where(ok, 0.5 * self.log_r * h.sum(axis=1), -np.inf)
 
     def statistics(self, X) -> dict:
-        """Per sample: area A, mid-chain height h_{N/2}, maximal height."""
+        """Per sample: area A, mid-chain height h_{N/2}, maximal height.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         h = heights(self._configs(X))
         return {"area": h.sum(axis=1).astype(float), "mid_height": h[:, self.n_sites // 2 - 1].astype(float),
                 "max_height": h.max(axis=1).astype(float)}
 
     def height_distribution(self, i: int) -> np.ndarray:
-        """Exact P(h_i = k) for k = 0..N/2, at site i in 1..N."""
+        """Exact P(h_i = k) for k = 0..N/2.
+
+        Args:
+            i: site, 1..N.
+        """
         if not 1 <= int(i) <= self.n_sites:
             raise ValueError(f"i must lie in 1..{self.n_sites}; got {i}")
         p = self.automaton.state_distributions()[int(i)]
@@ -80,7 +100,7 @@ class Fredkin(LatticeModel):
         return out
 
     def mean_heights(self) -> np.ndarray:
-        """Exact <h_i>, i = 1..N (one forward pass)."""
+        """Exact `<h_i>`, i = 1..N (one forward pass)."""
         dists = self.automaton.state_distributions()[1:]
         return np.array([p @ np.arange(p.size) for p in dists])
 

@@ -156,7 +156,7 @@ class Grid2D(LatticeModel):
 
 
 class IsingGrid(Grid2D):
-    """Ising model on an L x W grid (open strip or cylinder): E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i, s = 2x - 1.
+    """Ising model on an L x W grid (open strip or cylinder): `E = -sum_<ij> J_ij s_i s_j - sum_i h_i s_i`, s = 2x - 1.
 
     Arguments:
         length (int): L columns.
@@ -218,7 +218,7 @@ class IsingGrid(Grid2D):
 
 
 class PottsGrid(Grid2D):
-    """q-state Potts model on an L x W grid (open strip or cylinder): E = -J sum_<ij> [x_i == x_j].
+    """q-state Potts model on an L x W grid (open strip or cylinder): `E = -J sum_<ij> [x_i == x_j]`.
 
     Arguments:
         length (int): L columns.
@@ -251,7 +251,7 @@ class PottsGrid(Grid2D):
 
 
 def binder_cumulant(m2, m4) -> tuple[float, float]:
-    """U_4 = 1 - <m^4> / (3 <m^2>^2) and its delta-method standard error from per-sample m^2, m^4
+    """`U_4 = 1 - <m^4> / (3 <m^2>^2)` and its delta-method standard error from per-sample m^2, m^4
     (independent samples; for a chain pass the per-walker block means)."""
     m2, m4 = np.asarray(m2, dtype=float).ravel(), np.asarray(m4, dtype=float).ravel()
     a, b = m2.mean(), m4.mean()

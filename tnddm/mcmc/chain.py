@@ -10,14 +10,17 @@ from . import stats
 
 @dataclass
 class Chain:
-    """Result of a Markov chain run with many walkers.
+    """Result of a Markov chain run with many walkers (returned by MetropolisHastings.run).
 
-    observables: name -> array (records, walkers), one row per recorded step.
-    accepted:    (steps, walkers) bool, whether each walker's move of each step was accepted.
-    move_kinds:  (steps,) move name of each step; move_T: (steps,) diffusion time (nan if none).
-    state:       final configurations (walkers, N). seconds: wall time of the run.
-    burn_in:     steps run before the recorded ones and discarded (adaptation included).
-    info:        run settings: moves, proposal bond, 'T' (frozen adaptive T), 'stop' (why the run ended).
+    Args:
+        observables: name -> array (records, walkers), one row per recorded step.
+        accepted: (steps, walkers) bool, whether each walker's move of each step was accepted.
+        move_kinds: (steps,) move name of each step.
+        move_T: (steps,) diffusion time of each step (nan for moves without one).
+        state: final configurations (walkers, N).
+        seconds: wall time of the run.
+        info: run settings: moves, proposal bond, 'T' (frozen adaptive T), 'stop' (why the run ended).
+        burn_in: steps run before the recorded ones and discarded (adaptation included).
     """
 
     observables: dict
@@ -31,14 +34,20 @@ class Chain:
 
     @property
     def n_steps(self) -> int:
+        """Recorded steps."""
         return int(self.accepted.shape[0])
 
     @property
     def n_walkers(self) -> int:
+        """Number of walkers."""
         return int(self.state.shape[0])
 
     def acceptance(self, kind: str | None = None) -> float:
-        """Acceptance rate over all moves, or over the moves of one kind (nan if there were none)."""
+        """Acceptance rate over all moves, or over the moves of one kind (nan if there were none).
+
+        Args:
+            kind: a move name ("connected", "disconnected", ...); None for all moves.
+        """
         if kind is None:
             rows = np.ones(self.n_steps, dtype=bool)
         else:
@@ -48,6 +57,7 @@ class Chain:
         return stats.acceptance_rate(self.accepted[rows])
 
     def acceptance_by_kind(self) -> dict:
+        """{move name: acceptance rate} over the recorded steps."""
         return {str(k): self.acceptance(str(k)) for k in np.unique(self.move_kinds)}
 
     def summary(self, discard: int = 0, exact: dict | None = None) -> dict:
@@ -57,6 +67,13 @@ class Chain:
         records, records_per_tau and converged (R-hat < 1.01 and records >= 50 tau). With exact
         = {name: value} or {name: (value, stderr)} (see tnddm.mcmc.reference), also 'exact',
         'exact_stderr' (0 for an exact formula) and z = (mean - exact) / sqrt(stderr^2 + exact_stderr^2).
+
+        Args:
+            discard: further recorded steps to drop at the start.
+            exact: {name: value} or {name: (value, stderr)} of exact values (tnddm.mcmc.exact_reference).
+
+        Returns:
+            {observable name: dict of the fields above}.
         """
         if not 0 <= int(discard) < max(1, len(next(iter(self.observables.values()), []))):
             raise ValueError(f"discard must lie in 0..(records - 1); got {discard}")
@@ -78,7 +95,7 @@ class Chain:
                 f"converged={self.converged}, seconds={self.seconds:.3g})")
 
     def to_arrays(self) -> dict:
-        """Flat dict of arrays for np.savez: obs_<name>, accepted, move_kinds, move_T, state."""
+        """Flat dict of arrays for np.savez: `obs_<name>`, accepted, move_kinds, move_T, state."""
         out = {f"obs_{k}": v for k, v in self.observables.items()}
         out.update(accepted=self.accepted, move_kinds=self.move_kinds.astype(str), move_T=self.move_T,
                    state=self.state)
@@ -86,7 +103,13 @@ class Chain:
 
 
 def compare(mean: float, stderr: float, ref) -> dict:
-    """exact, exact_stderr and z = (mean - exact) / sqrt(stderr^2 + exact_stderr^2) for ref = value or (value, stderr)."""
+    """exact, exact_stderr and z = (mean - exact) / sqrt(stderr^2 + exact_stderr^2) for ref = value or (value, stderr).
+
+    Args:
+        mean: the estimate.
+        stderr: its standard error.
+        ref: the exact value, or (value, stderr) when it is itself an estimate.
+    """
     value, err = (ref if isinstance(ref, (tuple, list)) else (ref, 0.0))
     scale = float(np.hypot(stderr, err))
     z = (mean - value) / scale if scale > 0 else (0.0 if mean == value else float("inf"))
@@ -132,7 +155,12 @@ class _Tape:
 
 
 def record_observables(observables, X) -> dict:
-    """Evaluate a user observable function X -> {name: (n,) array} and check its output."""
+    """Evaluate a user observable function X -> {name: (n,) array} and check its output.
+
+    Args:
+        observables: function of configurations (n, N) returning {name: array of shape (n,)}.
+        X: configurations (n, N).
+    """
     out = observables(X)
     if not isinstance(out, dict):
         raise ValueError(f"observables must return a dict of per-walker arrays; got {type(out).__name__}")
@@ -150,6 +178,9 @@ def concat_walkers(chains) -> Chain:
 
     Observables and acceptances are joined along the walker axis, in the order given; seconds is
     the longest run's (the groups ran in parallel).
+
+    Args:
+        chains: Chains of runs that followed one move schedule (MetropolisHastings.draw_schedule).
     """
     chains = list(chains)
     if not chains:

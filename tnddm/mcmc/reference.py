@@ -80,12 +80,15 @@ EXACT_FORMULAS = {"ising_chain": _ising, "ising_cylinder": _ising, "ising_strip"
 def exact_reference(model, names=None, n_samples: int = 20_000, seed=0) -> dict:
     """{name: (value, stderr)} for the statistics of a lattice model (module docstring).
 
-    Arguments:
+    Args:
         model (LatticeModel): a lattice model with an exact MPS (.statistics, .mps(), .kind).
         names (list | None): statistic names to return (default: every name model.statistics returns).
         n_samples (int): exact samples for the statistics without a formula (0: leave them out).
         seed (int | None): seed of those samples.
-    Returns an empty dict for a model without an exact MPS (model.exact_available False).
+
+    Returns:
+        {name: (value, stderr)}, stderr 0 for an exact formula; an empty dict for a model without an
+        exact MPS (model.exact_available False).
     """
     if not getattr(model, "exact_available", True) or not callable(getattr(model, "mps", None)):
         return {}

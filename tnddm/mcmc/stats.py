@@ -34,6 +34,9 @@ def autocorrelation(x) -> np.ndarray:
 
     C(k) = (1 / (walkers * steps)) sum_w sum_t (x_t - m_w)(x_{t+k} - m_w); rho = C / C(0).
     A constant chain has rho = (1, 0, 0, ...).
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
     """
     a = _as_chain(x)
     n = a.shape[0]
@@ -69,19 +72,33 @@ def integrated_time(x, c: float = 5.0) -> float:
     tau(M) = 1 + 2 sum_{k=1}^M rho(k); M is the smallest window with M >= c tau(M). If no window
     qualifies (chain too short, fewer than about c tau steps) the estimate at the longest window
     is returned; check `steps > 50 tau` before trusting it.
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+        c: Sokal's window constant (emcee uses 5).
     """
     return _sokal_window(x, c)[0]
 
 
 def integrated_time_error(x, c: float = 5.0) -> tuple[float, float]:
-    """(tau, sigma_tau), sigma_tau = tau sqrt(2 (2M + 1) / (steps * walkers)) (Sokal's variance of tau)."""
+    """(tau, sigma_tau), sigma_tau = tau sqrt(2 (2M + 1) / (steps * walkers)) (Sokal's variance of tau).
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+        c: Sokal's window constant (emcee uses 5).
+    """
     a = _as_chain(x)
     tau, M = _sokal_window(a, c)
     return tau, float(tau * np.sqrt(2.0 * (2 * M + 1) / a.size))
 
 
 def standard_error(x, tau: float | None = None) -> float:
-    """Standard error of the grand mean: sqrt(var * tau / (steps * walkers))."""
+    """Standard error of the grand mean: sqrt(var * tau / (steps * walkers)).
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+        tau: integrated autocorrelation time (default: integrated_time(x)).
+    """
     a = _as_chain(x)
     tau = integrated_time(a) if tau is None else float(tau)
     return float(np.sqrt(a.var() * tau / a.size))
@@ -93,6 +110,10 @@ def binning_error(x, n_bins: int = 32) -> float:
     Each walker's series is cut into n_bins bins; the bin means (n_bins * walkers of them) are
     treated as independent: stderr = std(bin means, ddof=1) / sqrt(number of bins). Valid when
     a bin is much longer than tau.
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+        n_bins: bins per walker (>= 2).
     """
     a = _as_chain(x)
     if int(n_bins) != n_bins or n_bins < 2:
@@ -106,14 +127,23 @@ def binning_error(x, n_bins: int = 32) -> float:
 
 
 def effective_sample_size(x, tau: float | None = None) -> float:
-    """ESS = steps * walkers / tau."""
+    """ESS = steps * walkers / tau.
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+        tau: integrated autocorrelation time (default: integrated_time(x)).
+    """
     a = _as_chain(x)
     tau = integrated_time(a) if tau is None else float(tau)
     return float(a.size / tau)
 
 
 def split_rhat(x) -> float:
-    """Split R-hat over walkers (each walker cut in two halves); 1 for a converged chain."""
+    """Split R-hat over walkers (each walker cut in two halves); 1 for a converged chain.
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
+    """
     a = _as_chain(x)
     half = a.shape[0] // 2
     if half < 2:
@@ -128,7 +158,11 @@ def split_rhat(x) -> float:
 
 
 def acceptance_rate(accepted) -> float:
-    """Fraction of accepted moves (any array of booleans)."""
+    """Fraction of accepted moves.
+
+    Args:
+        accepted: any array of booleans, one per move.
+    """
     a = np.asarray(accepted)
     if a.size == 0:
         raise ValueError("accepted must hold at least one move")
@@ -141,6 +175,10 @@ def is_converged(rhat: float, records_per_tau: float) -> bool:
     records_per_tau is records / max(tau, 1) (summarize), so a converged chain also has at least
     MIN_RECORDS_PER_TAU records: an anti-correlated or very short chain, whose window sum can make
     tau tiny, is never called converged on a handful of records.
+
+    Args:
+        rhat: split R-hat.
+        records_per_tau: recorded steps per max(tau, 1).
     """
     return bool(np.isfinite(rhat) and rhat < RHAT_MAX and records_per_tau >= MIN_RECORDS_PER_TAU)
 
@@ -150,6 +188,9 @@ def summarize(x) -> dict:
 
     Returns mean, stderr (tau), stderr_binning, tau, tau_stderr, ess, rhat (split R-hat),
     records, records_per_tau = steps / max(tau, 1) and converged (is_converged).
+
+    Args:
+        x: one observable's chain, shape (steps, walkers) or (steps,) for one walker.
     """
     a = _as_chain(x)
     tau, tau_err = integrated_time_error(a)
@@ -168,6 +209,10 @@ def importance_weights(log_target, log_proposal) -> np.ndarray:
     """Self-normalised weights w_i ∝ pi(x_i) / q(x_i), summing to 1 (pi may be unnormalised).
 
     Samples with log_target = -inf get weight 0; log_proposal must be finite (x_i ~ q).
+
+    Args:
+        log_target: log pi(x_i), possibly unnormalised, one per sample.
+        log_proposal: log q(x_i) of the proposal that drew the samples.
     """
     lt = np.asarray(log_target, dtype=float).ravel()
     lq = np.asarray(log_proposal, dtype=float).ravel()
@@ -185,7 +230,11 @@ def importance_weights(log_target, log_proposal) -> np.ndarray:
 
 
 def kish_ess(weights) -> float:
-    """Kish effective sample size (sum w)^2 / sum w^2."""
+    """Kish effective sample size (sum w)^2 / sum w^2.
+
+    Args:
+        weights: non-negative importance weights (normalised or not).
+    """
     w = np.asarray(weights, dtype=float)
     if w.size == 0 or np.any(w < 0) or w.sum() <= 0:
         raise ValueError("weights must be non-negative and not all zero")
@@ -197,6 +246,14 @@ def importance_estimate(values, log_target, log_proposal) -> dict:
 
     mean = sum_i w_i f_i; stderr from the delta method, sqrt(sum_i w_i^2 (f_i - mean)^2);
     also returns the Kish ESS and the weights.
+
+    Args:
+        values: f(x_i), one per sample.
+        log_target: log pi(x_i), possibly unnormalised.
+        log_proposal: log q(x_i) of the proposal that drew the samples.
+
+    Returns:
+        {"mean", "stderr", "ess", "weights"}.
     """
     f = np.asarray(values, dtype=float).ravel()
     w = importance_weights(log_target, log_proposal)
