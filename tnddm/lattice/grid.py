@@ -87,18 +87,30 @@ class Grid2D(LatticeModel):
 
     # ---- energy ---------------------------------------------------------------------------------
     def grid(self, X) -> np.ndarray:
-        """Configurations (n, N) as (n, L, W)."""
+        """Configurations (n, N) as (n, L, W).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         return self._configs(X).reshape(-1, self.length, self.width)
 
     def energy(self, X) -> np.ndarray:
-        """E(x) of configurations (n, N) from the energy tables (module docstring), compiled."""
+        """E(x) of configurations (n, N) from the energy tables (module docstring), compiled.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         G = self.grid(X)
         e = np.empty(G.shape[0])
         _table_energy(G, self.site, self.vertical, self.horizontal, e)
         return e
 
     def log_weight(self, X) -> np.ndarray:
-        """-beta E(x)."""
+        """-beta E(x).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         return -self.beta * self.energy(X)
 
     # ---- the exact MPS (small widths) -------------------------------------------------------------
@@ -145,7 +157,12 @@ class Grid2D(LatticeModel):
 
     # ---- Monte Carlo ----------------------------------------------------------------------------
     def proposal(self, chi: int = 16, **options):
-        """The column-by-column boundary-MPS proposal of bond chi (tnddm.mcmc.boundary.BoundaryProposal)."""
+        """The column-by-column boundary-MPS proposal of bond chi (tnddm.mcmc.boundary.BoundaryProposal).
+
+        Args:
+            chi: bond dimension of the boundary MPS.
+            **options: further options of BoundaryProposal.
+        """
         from ..mcmc.boundary import BoundaryProposal
 
         return BoundaryProposal(self, chi, **options)
@@ -198,7 +215,11 @@ class IsingGrid(Grid2D):
                       "disorder_seed": int(disorder_seed), "periodic": self.periodic}
 
     def statistics(self, X) -> dict:
-        """Per sample: energy, energy per site, magnetisation m = mean s, |m|, m^2 and m^4 (Binder cumulant)."""
+        """Per sample: energy, energy per site, magnetisation m = mean s, |m|, m^2 and m^4 (Binder cumulant).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         e = self.energy(X)
         m = (2.0 * X - 1).mean(axis=1)
@@ -239,6 +260,11 @@ class PottsGrid(Grid2D):
         self.J = float(J)
 
     def statistics(self, X) -> dict:
+        """Per sample: energy, energy per site and the order parameter (q max_a rho_a - 1) / (q - 1).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         e = self.energy(X)
         counts = np.stack([(X == a).mean(axis=1) for a in range(self.d)], axis=1)
@@ -252,7 +278,12 @@ class PottsGrid(Grid2D):
 
 def binder_cumulant(m2, m4) -> tuple[float, float]:
     """`U_4 = 1 - <m^4> / (3 <m^2>^2)` and its delta-method standard error from per-sample m^2, m^4
-    (independent samples; for a chain pass the per-walker block means)."""
+    (independent samples; for a chain pass the per-walker block means).
+
+    Args:
+        m2: per-sample m^2.
+        m4: per-sample m^4.
+    """
     m2, m4 = np.asarray(m2, dtype=float).ravel(), np.asarray(m4, dtype=float).ravel()
     a, b = m2.mean(), m4.mean()
     u = 1.0 - b / (3.0 * a**2)

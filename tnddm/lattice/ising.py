@@ -1,6 +1,6 @@
 """Ising models on chains, cylinders and strips, and the q-state Potts model, built with finite_range.
 
-Spins s = 2x - 1, E = -J sum_<ij> s_i s_j - h sum_i s_i, pi ∝ exp(-beta E). Geometry: L columns
+Spins s = 2x - 1, `E = -J sum_<ij> s_i s_j - h sum_i s_i`, pi ∝ exp(-beta E). Geometry: L columns
 of W sites, column-major order n = c*W + r; a cylinder closes each column into a ring (W >= 3), a
 strip leaves it open; the chain is W = 1. Every bond joins sites at most W apart in this order,
 so the exact MPS has range W and bond dimension 2^W (d^W for Potts).
@@ -21,6 +21,14 @@ def lattice_bonds(length: int, width: int, periodic: bool) -> np.ndarray:
 
     Order: site by site (n = c*W + r), first the bond within the column (to r + 1, or the closing
     bond (c*W, n) of a cylinder at r = W - 1), then the bond to the next column (n + W).
+
+    Args:
+        length: L columns.
+        width: W sites per column.
+        periodic: close every column into a ring.
+
+    Returns:
+        Integer array (bonds, 2).
     """
     n = np.arange(length * width, dtype=np.int64)
     c, r = n // width, n % width
@@ -83,12 +91,21 @@ class _GridModel(LatticeModel):
         return auto
 
     def energy(self, X) -> np.ndarray:
+        """E(x) per configuration.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         e = self._pair_energy(X[:, self.bonds[:, 0]], X[:, self.bonds[:, 1]]).sum(axis=1)
         return e + self._site_energy(X).sum(axis=1)
 
     def log_weight(self, X) -> np.ndarray:
-        """log of the Boltzmann weight, -beta E(x)."""
+        """log of the Boltzmann weight, -beta E(x).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         return -self.beta * self.energy(X)
 
     def _local_table(self, fn) -> list[np.ndarray]:
@@ -101,7 +118,16 @@ class _GridModel(LatticeModel):
 
 
 class Ising(_GridModel):
-    """2D Ising model on an L x W grid (see module docstring); use IsingCylinder / IsingStrip / IsingChain."""
+    """2D Ising model on an L x W grid (see module docstring); use IsingCylinder / IsingStrip / IsingChain.
+
+    Args:
+        length: L columns (the open direction, along the MPS).
+        width: W sites per column (the bond dimension of the exact MPS is 2^W).
+        beta: inverse temperature (>= 0; BETA_C is the square lattice's critical value).
+        J: coupling (J > 0 ferromagnet).
+        h: uniform field.
+        periodic: close every column into a ring (W >= 3).
+    """
 
     d = 2
     kind = "ising"
@@ -119,7 +145,11 @@ class Ising(_GridModel):
         return -self.h * (2 * a - 1)
 
     def statistics(self, X) -> dict:
-        """Per sample: energy E, energy per site, magnetisation m = mean s, |m|."""
+        """Per sample: energy E, energy per site, magnetisation m = mean s, |m|.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         e = self.energy(X).astype(float)
         m = (2 * X - 1).mean(axis=1)
@@ -166,7 +196,15 @@ class Ising(_GridModel):
 
 
 class IsingCylinder(Ising):
-    """2D Ising on an L x W cylinder (periodic in W, open in L)."""
+    """2D Ising on an L x W cylinder (periodic in W, open in L).
+
+    Args:
+        length: L columns (open direction).
+        width: W sites per ring (>= 3); the exact MPS has bond 2^W.
+        beta: inverse temperature (>= 0; BETA_C is the critical value of the infinite lattice).
+        J: coupling (J > 0 ferromagnet).
+        h: uniform field.
+    """
 
     kind = "ising_cylinder"
 
@@ -175,7 +213,15 @@ class IsingCylinder(Ising):
 
 
 class IsingStrip(Ising):
-    """2D Ising on an L x W strip (open in both directions)."""
+    """2D Ising on an L x W strip (open in both directions).
+
+    Args:
+        length: L columns.
+        width: W sites per column; the exact MPS has bond 2^W.
+        beta: inverse temperature (>= 0).
+        J: coupling (J > 0 ferromagnet).
+        h: uniform field.
+    """
 
     kind = "ising_strip"
 
@@ -184,7 +230,14 @@ class IsingStrip(Ising):
 
 
 class IsingChain(Ising):
-    """1D Ising chain with open ends."""
+    """1D Ising chain with open ends.
+
+    Args:
+        n_sites: number of spins (>= 2).
+        beta: inverse temperature (>= 0).
+        J: coupling (J > 0 ferromagnet).
+        h: uniform field.
+    """
 
     kind = "ising_chain"
 
@@ -196,7 +249,15 @@ class IsingChain(Ising):
 
 
 class PottsCylinder(_GridModel):
-    """q-state Potts model on an L x W cylinder: E = -J sum_<ij> [sigma_i == sigma_j], states 0..q-1."""
+    """q-state Potts model on an L x W cylinder: `E = -J sum_<ij> [sigma_i == sigma_j]`, states 0..q-1.
+
+    Args:
+        length: L columns (open direction).
+        width: W sites per ring (>= 3); the exact MPS has bond q^W.
+        q: states per site (>= 2).
+        beta: inverse temperature (>= 0).
+        J: coupling (J > 0 ferromagnetic).
+    """
 
     kind = "potts_cylinder"
 
@@ -214,6 +275,11 @@ class PottsCylinder(_GridModel):
         return np.zeros(np.shape(a))
 
     def statistics(self, X) -> dict:
+        """Per sample: energy, energy per site and the order parameter (q max_a rho_a - 1) / (q - 1).
+
+        Args:
+            X: configurations, shape (n, N).
+        """
         X = self._configs(X)
         e = self.energy(X).astype(float)
         counts = np.stack([(X == a).mean(axis=1) for a in range(self.d)], axis=1)
