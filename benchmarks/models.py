@@ -3,8 +3,8 @@
 Exact samples are independent (tau = 1), so their effective rate is their rate. A Markov chain's
 effective rate is walkers * steps / (tau * seconds), with tau the integrated autocorrelation time
 (Sokal window) of the slowest of the listed observables. Sections:
-  - Ising 64 x 12 cylinder at beta_c: exact automaton sampling vs Wolff and single-spin Metropolis
-    (issue target: >= 10x Wolff);
+  - Ising 64 x 12 cylinder at beta_c: exact automaton sampling vs a plain numba Wolff, one chain per
+    core, one record per ~N flipped spins (benchmarks.exact_speed; issue 22 target: >= 20x);
   - Fredkin N = 256 at c = 1/2: exact sampling vs the local exchange dynamics (target >= 1000x);
   - exact automaton sampling of Ising 2W x W cylinders for W = 8, 12, 16;
   - Monte Carlo with diffusion proposals (Ising 8 x 16 at beta_c, Fredkin N = 128 at c = 0.6):
@@ -46,22 +46,10 @@ def row(system, method, rate, tau=1.0, note=""):
 
 
 def ising_section(quick: bool) -> list[dict]:
-    L, W = (32, 8) if quick else (64, 12)
-    model = IsingCylinder(length=L, width=W, beta=BETA_C)
-    name = f"Ising {L}x{W} cylinder, beta_c"
-    rate, setup = exact_rate(model, 2000 if quick else 20000)
-    rows = [row(name, "tnddm exact (automaton MPS)", rate, 1.0, f"setup {setup:.2f} s")]
-    geo = IsingGeometry.from_model(model)
-    steps = 200 if quick else 2000
-    obs = ["abs_magnetisation", "energy"]
-    wolff = ising_wolff(geo, steps, n_walkers=16, beta=BETA_C, clusters_per_step=1, burn_in=steps // 5, seed=2)
-    r, tau = chain_rate(wolff, obs)
-    rows.append(row(name, "Wolff (1 cluster / step)", r, tau, f"mean cluster {wolff.info['mean_cluster_size']:.0f}"))
-    metro = ising_metropolis(geo, steps, n_walkers=16, beta=BETA_C, burn_in=steps // 5, seed=3)
-    r, tau = chain_rate(metro, obs)
-    rows.append(row(name, "single-spin Metropolis (1 sweep / step)", r, tau))
-    rows.append(row(name, "ratio exact / Wolff", rows[0]["ESS/s"] / rows[1]["ESS/s"], float("nan")))
-    return rows
+    """Exact Ising 64 x 12 at beta_c against a fair Wolff on the same cores (benchmarks.exact_speed)."""
+    from .exact_speed import ising_rows
+
+    return ising_rows(quick)
 
 
 def fredkin_section(quick: bool) -> list[dict]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -44,7 +45,7 @@ def _mix64(z):
 
 
 @njit(parallel=True, cache=True)
-def sample_binary_markov(table, table_off, nxt, nxt_off, masks, seeds, X, logp, block=1024, tile=16):
+def sample_binary_markov(table, table_off, nxt, nxt_off, masks, seeds, X, logp, block=4096, tile=16):
     """Exact samples of a binary Markov-gauge automaton; fills X (n, N) (any integer dtype) and logp (n,).
 
     Args:
@@ -57,8 +58,9 @@ def sample_binary_markov(table, table_off, nxt, nxt_off, masks, seeds, X, logp, 
         masks: (N,) bit masks of the shift-register sites (chi_{i+1} - 1).
         seeds: (n,) uint64, one SplitMix64 stream per sample.
         X, logp: outputs; logp[s] = sum_i log q_i(x_i) in float64.
-        block, tile: samples per block (one thread's lanes), sites per write-out tile (at most 16:
-            the running product of q >= 2^-52 stays normal over 16 sites between renormalisations).
+        block, tile: samples per block (one thread's lanes; see block_size), sites per write-out tile
+            (at most 16: the running product of q >= 2^-52 stays normal over 16 sites between
+            renormalisations).
     """
     n = seeds.shape[0]
     N = X.shape[1]
@@ -122,6 +124,12 @@ def _sample_block(table, table_off, nxt, nxt_off, masks, seeds, X, logp, tile):
                 X[j, i] = buf[i - i0, j]
     for j in range(m):
         logp[j] = np.log(prod[j]) + expo[j] * LN2
+
+
+def block_size(n: int) -> int:
+    """Lanes per block: 4096 (measured on Ising 64 x 12: 4096 > 1024 > 256 by 10-40 %; each site's table is
+    then read once per 4096 draws), fewer when n is small so that every thread gets a block."""
+    return int(max(256, min(4096, -(-n // numba.get_num_threads()))))
 
 
 @njit(cache=True)

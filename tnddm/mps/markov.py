@@ -30,10 +30,11 @@ from .._memory import check_allocation
 from .base import MPSBase
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def _pair_sweep_site(m, m_next, dist, coup, field, log_r_next, log_r, table, t0, round_f32, err):
     """One site of the right sweep (module docstring): fills log_r (2^m,), table[t0 : t0 + 2^m] and
-    err[a] = max_x |log q(x | a) - log p(x | a)| of the stored value."""
+    err[a] >= max_x |log q(x | a) - log p(x | a)| of the stored value (the bound |log(1 + e)| <= e / (1 - e)
+    of the relative errors e of both probabilities)."""
     mask = (1 << m_next) - 1
     for a in prange(1 << m):
         v0 = -field
@@ -45,30 +46,27 @@ def _pair_sweep_site(m, m_next, dist, coup, field, log_r_next, log_r, table, t0,
                 v1 += coup[k] * sk
         v0 += log_r_next[(a << 1) & mask]
         v1 += log_r_next[((a << 1) | 1) & mask]
-        hi = max(v0, v1)
+        small0 = v0 <= v1
+        hi = v1 if small0 else v0
+        lo = v0 if small0 else v1
         if hi == -np.inf:
             log_r[a] = -np.inf
             table[t0 + a] = 1.0
             err[a] = 0.0
             continue
-        lr = hi + np.log(np.exp(v0 - hi) + np.exp(v1 - hi))
+        lr = hi + np.log1p(np.exp(lo - hi))
         log_r[a] = lr
-        p0 = np.exp(v0 - lr)
-        p1 = np.exp(v1 - lr)
-        small0 = p0 <= p1
-        t = p0 if small0 else p1
-        if round_f32:
-            t = np.float64(np.float32(t))
+        ps = np.exp(lo - lr)  # the smaller probability, to full relative precision
+        t = np.float64(np.float32(ps)) if round_f32 else ps
         t = np.rint(t * 4503599627370496.0) / 4503599627370496.0  # the uniforms' grid 2^-52
         if small0:
             table[t0 + a] = t
         else:
             table[t0 + a] = -t if t > 0.0 else 1.0
-        ps = p0 if small0 else p1
         e = 0.0
         if ps > 0.0:
-            e = abs(np.log(t / ps)) if t > 0.0 else np.inf
-        err[a] = max(e, abs(np.log1p(-t) - np.log1p(-ps)))
+            e = max(abs(t - ps) / ps, abs(t - ps) / (1.0 - ps))
+        err[a] = e / (1.0 - e) if e < 1.0 else np.inf
 
 
 class MarkovTableMPS(MPSBase):
@@ -153,10 +151,11 @@ class MarkovTableMPS(MPSBase):
         return True
 
     def _sample_chunk_seeded(self, seeds, X, logp):
-        mkern.sample_binary_markov(self.table, self.table_off, self._nxt, self._nxt_off, self._masks, seeds, X, logp)
+        mkern.sample_binary_markov(self.table, self.table_off, self._nxt, self._nxt_off, self._masks, seeds, X, logp,
+                                   mkern.block_size(seeds.size))
 
     def _default_batch(self, per_sample: bool) -> int:
-        return 8192 if not per_sample else super()._default_batch(per_sample)
+        return 2**16 if not per_sample else super()._default_batch(per_sample)
 
     def log_prob(self, X) -> np.ndarray:
         """log q(x) of the tables' law (the law sampled), one O(N) pass per configuration."""

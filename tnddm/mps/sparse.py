@@ -233,6 +233,12 @@ class SparseMPS(MPSBase):
             total += worst
         return total
 
+    def _default_batch(self, per_sample: bool) -> int:
+        """Binary Markov automata: 2^16 samples per kernel call (blocks of 4096 per thread); else MPSBase's."""
+        if not per_sample and self._samples_from_seeds() and self.d == 2:
+            return 2**16
+        return super()._default_batch(per_sample)
+
     def _samples_from_seeds(self) -> bool:
         """Automata in the Markov gauge sample with in-kernel uniforms (transition probabilities, no environments)."""
         return self._markov and self.k == 1 and self.d <= 127  # the kernel buffers states as int8
@@ -288,7 +294,7 @@ class SparseMPS(MPSBase):
         tables); d > 2: kern.sample_markov_seeded on the float64 transition probabilities.
         """
         if self.d == 2:
-            mkern.sample_binary_markov(*self._binary_tables(), seeds, X, logp)
+            mkern.sample_binary_markov(*self._binary_tables(), seeds, X, logp, mkern.block_size(seeds.size))
             return
         nxt, W, core_off, _, _ = self._flat_cores()
         kern.sample_markov_seeded(nxt, W, self._logw(), core_off, self.d, self.n_sites, seeds, X, logp)
