@@ -307,7 +307,7 @@ class MPSBase:
 
         the distributions the left-to-right sampler draws from, so log P(X[s]) = sum_i log c[s, i, X[s, i]].
         Tilts (N, d) shared or (n, N, d) one row per configuration. One left and one right sweep.
-        Needs P(X_{<i}) > 0 for every prefix.
+        Needs `P(X_{<i}) > 0` for every prefix.
         """
         X = as_configs(X, self.n_sites, self.d)
         w = np.ones((1, self.n_sites, self.d)) if tilts is None else as_tilts(tilts, self.n_sites, self.d)

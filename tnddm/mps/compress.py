@@ -60,7 +60,7 @@ def log_overlap(a: BornMPS, b: BornMPS) -> tuple[float, float]:
 
 
 def fidelity(a: BornMPS, b: BornMPS) -> float:
-    """|<a|b>| / (||a|| ||b||)."""
+    """`|<a|b>| / (||a|| ||b||)`."""
     if a.n_sites != b.n_sites or a.d != b.d:
         raise ValueError(f"the two MPS must have equal sites and d; got {a.n_sites, a.d} and {b.n_sites, b.d}")
     return float(np.exp(log_overlap(a, b)[0] - 0.5 * log_overlap(a, a)[0] - 0.5 * log_overlap(b, b)[0]))
