@@ -178,7 +178,8 @@ class Ising(_GridModel):
         return out
 
     def _params(self):
-        return {"length": self.length, "width": self.width, "beta": self.beta, "J": self.J, "h": self.h}
+        return {"length": self.length, "width": self.width, "beta": self.beta, "J": self.J, "h": self.h,
+                "periodic": self.periodic}
 
     def table_mps(self, dtype=np.float32):
         """The exact model as sampling tables only (tnddm.mps.MarkovTableMPS): one float32 per (site, state),
@@ -211,6 +212,9 @@ class IsingCylinder(Ising):
     def __init__(self, length, width, beta, J=1.0, h=0.0):
         super().__init__(length, width, beta, J, h, periodic=True)
 
+    def _params(self):
+        return {k: v for k, v in super()._params().items() if k != "periodic"}
+
 
 class IsingStrip(Ising):
     """2D Ising on an L x W strip (open in both directions).
@@ -227,6 +231,9 @@ class IsingStrip(Ising):
 
     def __init__(self, length, width, beta, J=1.0, h=0.0):
         super().__init__(length, width, beta, J, h, periodic=False)
+
+    def _params(self):
+        return {k: v for k, v in super()._params().items() if k != "periodic"}
 
 
 class IsingChain(Ising):

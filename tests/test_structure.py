@@ -1,0 +1,87 @@
+"""The package's shape: model specs round-trip, and every public name resolves after `import tnddm`."""
+import importlib
+import pkgutil
+
+import numpy as np
+import pytest
+
+import tnddm
+from tnddm import lattice
+
+#: one small instance of every model kind in the registry (tnddm.lattice.MODELS); a kind added there without
+#: an entry here fails test_every_kind_has_an_instance
+INSTANCES = {
+    "fredkin": lambda: lattice.Fredkin(8, 0.6),
+    "ising": lambda: lattice.Ising(3, 3, 0.4, J=0.7, h=0.1, periodic=True),
+    "ising_chain": lambda: lattice.IsingChain(7, 0.5, J=-0.8, h=0.2),
+    "ising_cylinder": lambda: lattice.IsingCylinder(3, 3, 0.4, h=0.05),
+    "ising_strip": lambda: lattice.IsingStrip(3, 2, 0.4, J=1.3),
+    "potts_cylinder": lambda: lattice.PottsCylinder(2, 3, 3, 0.5, J=0.9),
+    "ising_grid": lambda: lattice.IsingGrid(3, 3, 0.4, disorder="pm_j", disorder_seed=4, periodic=True),
+    "potts_grid": lambda: lattice.PottsGrid(3, 2, 3, 0.6, J=-0.5),
+}
+#: variants whose parameters differ from the defaults in ways a spec could drop
+VARIANTS = [
+    lambda: lattice.Ising(3, 2, 0.4),
+    lambda: lattice.Ising(2, 3, 0.3, periodic=False),
+    lambda: lattice.IsingGrid(2, 3, 0.5, h=0.3),
+    lambda: lattice.PottsGrid(2, 3, 3, 0.4, periodic=True),
+]
+
+
+def test_every_kind_has_an_instance():
+    assert set(INSTANCES) == set(lattice.MODELS)
+    for kind, make in INSTANCES.items():
+        assert make().kind == kind
+
+
+@pytest.mark.parametrize("make", list(INSTANCES.values()) + VARIANTS,
+                         ids=list(INSTANCES) + [f"variant{i}" for i in range(len(VARIANTS))])
+def test_from_spec_round_trips(make):
+    model = make()
+    spec = model.to_spec()
+    again = lattice.from_spec(spec)
+    assert type(again) is type(model)
+    assert again.to_spec() == spec
+    assert repr(again) == repr(model)
+    # the same distribution, not just the same table
+    X, logp = model.sample(64, seed=1)
+    np.testing.assert_allclose(again.log_prob(X), logp, rtol=1e-10, atol=1e-10)
+    assert again.log_z() == pytest.approx(model.log_z(), rel=1e-12)
+
+
+def test_ising_spec_keeps_periodic():
+    assert lattice.Ising(3, 3, 0.4, periodic=True).to_spec()["periodic"] is True
+    assert lattice.from_spec(lattice.Ising(3, 3, 0.4, periodic=True).to_spec()).periodic
+    assert not lattice.from_spec(lattice.Ising(3, 3, 0.4).to_spec()).periodic
+
+
+def test_all_names_resolve():
+    assert len(set(tnddm.__all__)) == len(tnddm.__all__)
+    for name in tnddm.__all__:
+        assert getattr(tnddm, name) is not None, name
+
+
+def _public_modules(package):
+    for info in pkgutil.iter_modules(package.__path__):
+        if not info.name.startswith("_"):
+            yield info
+
+
+def test_every_subpackage_and_module_resolves():
+    names = [info.name for info in _public_modules(tnddm)]
+    assert {"lattice", "mps", "mcmc", "validate", "learn", "io", "cli", "gaussian", "distributed"} <= set(names)
+    for name in names:
+        assert getattr(tnddm, name) is importlib.import_module(f"tnddm.{name}"), name
+    assert set(names) <= set(dir(tnddm))
+    with pytest.raises(AttributeError):
+        tnddm.no_such_module
+
+
+@pytest.mark.parametrize("name", sorted(info.name for info in _public_modules(tnddm) if info.ispkg))
+def test_subpackage_all_resolves(name):
+    package = importlib.import_module(f"tnddm.{name}")
+    for info in _public_modules(package):
+        importlib.import_module(f"tnddm.{name}.{info.name}")
+    for item in getattr(package, "__all__", ()):
+        assert getattr(package, item) is not None, f"tnddm.{name}.{item}"
