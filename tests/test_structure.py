@@ -85,3 +85,12 @@ def test_subpackage_all_resolves(name):
         importlib.import_module(f"tnddm.{name}.{info.name}")
     for item in getattr(package, "__all__", ()):
         assert getattr(package, item) is not None, f"tnddm.{name}.{item}"
+
+
+def test_version_written_once():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    assert version("tnddm") == tnddm.__version__
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and tnddm.__version__ not in pyproject

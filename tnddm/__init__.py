@@ -15,7 +15,7 @@ from .diffusion import Diffusion  # noqa: E402
 from ._memory import MemoryLimitError, memory_limit  # noqa: E402
 from .mps import BornMPS, MPSBase, ProbMPS, SparseMPS  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)
 __all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "memory_limit", "MemoryLimitError",
            "__version__"]
 
