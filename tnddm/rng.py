@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SeedLike = "int | np.random.SeedSequence | np.random.Generator | None"
-
 
 def as_generator(seed=None) -> np.random.Generator:
     """Return a numpy Generator: the same seed always gives the same stream."""

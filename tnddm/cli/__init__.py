@@ -8,7 +8,7 @@ import click
 
 from .. import __version__
 
-SUBCOMMANDS = ("sample", "info", "scan", "mcmc", "train", "validate", "bench")
+SUBCOMMANDS = ("sample", "info", "scan", "mcmc", "train", "validate")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,13 +23,7 @@ def cli():
 
 
 for _name in SUBCOMMANDS:
-    try:
-        _mod = importlib.import_module(f".{_name}", __name__)
-    except ModuleNotFoundError as exc:  # a subcommand not shipped in this build
-        if exc.name != f"{__name__}.{_name}":
-            raise
-        continue
-    cli.add_command(_mod.command, name=_name)
+    cli.add_command(importlib.import_module(f".{_name}", __name__).command, name=_name)
 
 
 def _terminate(signum, frame):

@@ -273,9 +273,6 @@ def check_card(card: dict, source: str) -> dict:
     return card
 
 
-_check = check_card  # the old name
-
-
 def load_card(path) -> dict:
     """Read and check a model card; the result also records its source under key 'source'."""
     path = Path(path)
