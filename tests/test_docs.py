@@ -173,3 +173,26 @@ def test_api_reference_shows_every_parameter_once(site):
         for p in params:
             assert re.search(rf"\b{re.escape(p)}\b", table), (obj, p)
     assert "&lt;prod_i f_i(x_i)&gt;" in page  # expect_product's formula is shown, not swallowed
+
+
+def test_every_shipped_figure_is_used_and_every_used_figure_exists():
+    import posixpath
+
+    shipped = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.png")}
+    used = set()
+    for page in (ROOT / "docs").rglob("*.md"):
+        folder = str(page.parent.relative_to(ROOT / "docs")).replace(".", "")
+        for a, b in re.findall(r"\]\(([^)\s]+\.png)\)|src=\"([^\"]+\.png)\"", page.read_text()):
+            used.add(posixpath.normpath(posixpath.join(folder, a or b)))
+    assert not used - shipped, sorted(used - shipped)
+    assert not shipped - used, f"figures no page shows (use them or git rm them): {sorted(shipped - used)}"
+
+
+def test_navigation_order():
+    """A newcomer's order: home and concepts first, tutorials before the studies, the API reference last."""
+    nav = re.findall(r"^\s*- [^:]+: (\S+\.md)$", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
+    assert nav[:3] == ["index.md", "concepts.md", "tutorials/sampling.md"]
+    assert nav[-1] == "api.md"
+    assert nav.index("tutorials/montecarlo.md") < nav.index("mcmc_study.md") < nav.index("api.md")
+    pages = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
+    assert set(nav) == {p for p in pages if not p.endswith(("table.md", "results.md"))}
