@@ -32,9 +32,9 @@ from tnddm.gaussian import GaussianDiffusion  # noqa: E402
 from tnddm.lattice import IsingChain, IsingCylinder  # noqa: E402
 from tnddm.validate.gaussian_samplers import l2_error, rounded_tv, sample_gaussian, vp_grid  # noqa: E402
 
-RUNS_A = [("ddpm", 1.0), ("ode", 1.0), ("accel-sde", 1.0), ("accel-ode", 1.0), ("euler_maruyama", 1.0),
+RUNS_A = [("ddpm", 1.0), ("ode", 1.0), ("accel_sde", 1.0), ("accel_ode", 1.0), ("euler_maruyama", 1.0),
           ("rademacher", 1.0), ("rademacher", 1.5)]
-SAMPLERS_B = ("ode", "accel-ode", "ddpm", "accel-sde")
+SAMPLERS_B = ("ode", "accel_ode", "ddpm", "accel_sde")
 EPS = 0.05  # target relative L2 error of part (b)
 H = 0.1  # field of every model
 

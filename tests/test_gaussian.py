@@ -65,7 +65,7 @@ def test_posterior_sampling_then_forward_noise_reproduces_p_t():
     gd = GaussianDiffusion(pi)
     t, n = 0.3, 40000
     x = gd.sample_marginal(n, t, seed=6)
-    S, logp = gd.sample_posterior(x, t, seed=7)
+    S, logp = gd.denoise(x, t, seed=7)
     assert chisquare_test(S, pi.to_dense(), 2)[1] > 1e-3
     x2 = gd.forward(S, t, seed=8)
     a, b = gd.coefficients(t)

@@ -23,12 +23,12 @@ def test_gaussian_samplers_example_quick(tmp_path):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
     table = (out / "table.md").read_text()
-    assert "accel-ode" in table and "accel-sde" in table and summary["command"] in table
+    assert "accel_ode" in table and "accel_sde" in table and summary["command"] in table
 
     a = summary["error_vs_steps"]
     assert 0 < a["tv_floor_exact_samples"] < 1
     by_name = {r["sampler"]: r for r in a["samplers"]}
-    assert set(by_name) == {"ddpm", "ode", "accel-sde", "accel-ode", "euler_maruyama", "rademacher", "rademacher x1.5"}
+    assert set(by_name) == {"ddpm", "ode", "accel_sde", "accel_ode", "euler_maruyama", "rademacher", "rademacher x1.5"}
     for r in a["samplers"]:
         for p in r["points"]:
             assert 0 <= p["tv"] <= 1 and np.isfinite(p["rel_l2"]) and np.isfinite(p["rel_l2_se"]) and p["rel_l2_se"] > 0

@@ -168,11 +168,11 @@ def test_accel_ode_is_second_order_against_the_exact_flow_of_a_gaussian():
     g = _GaussianTarget(0.05)
     steps = np.array([128, 256, 512])
     slopes = {}
-    for name in ("ode", "accel-ode"):
+    for name in ("ode", "accel_ode"):
         errs = [np.abs(run_gaussian(name, g, 7, vp_grid(int(k))) - g.z * np.sqrt(g.var(1e-3))).max() for k in steps]
         slopes[name] = np.polyfit(np.log(steps), np.log(errs), 1)[0]
     assert -1.2 < slopes["ode"] < -0.8, slopes
-    assert -2.3 < slopes["accel-ode"] < -1.7, slopes
+    assert -2.3 < slopes["accel_ode"] < -1.7, slopes
 
 
 def test_accel_ode_first_step_is_ddim_and_matches_its_defining_integral():
@@ -194,8 +194,8 @@ def test_accel_ode_first_step_is_ddim_and_matches_its_defining_integral():
         assert np.isclose(accel_ode_step(np.array([x]), np.array([e]), None, (a, b), (a2, b2), None)[0], ddim)
 
 
-@pytest.mark.parametrize("name, bounds, steps, n", [("accel-ode", ACCEL_ODE_SLOPE_RANGE, (4, 6, 8), 200_000),
-                                                    ("accel-sde", ACCEL_SDE_SLOPE_RANGE, (4, 8, 16), 100_000)])
+@pytest.mark.parametrize("name, bounds, steps, n", [("accel_ode", ACCEL_ODE_SLOPE_RANGE, (4, 6, 8), 200_000),
+                                                    ("accel_sde", ACCEL_SDE_SLOPE_RANGE, (4, 8, 16), 100_000)])
 def test_accelerated_error_slopes_against_steps(strong_chain, name, bounds, steps, n):
     res = [_l2(strong_chain, name, k, n)[:2] for k in steps]
     assert all(u > 3 * se for u, se in res), res  # every point resolved above its statistical error
@@ -203,8 +203,8 @@ def test_accelerated_error_slopes_against_steps(strong_chain, name, bounds, step
     assert bounds[0] <= slope <= bounds[1], (name, slope, res)
 
 
-@pytest.mark.parametrize("fast, base, steps, n", [("accel-ode", "ode", 8, 200_000), ("accel-sde", "ddpm", 8, 100_000),
-                                                  ("accel-sde", "ddpm", 16, 100_000)])
+@pytest.mark.parametrize("fast, base, steps, n", [("accel_ode", "ode", 8, 200_000), ("accel_sde", "ddpm", 8, 100_000),
+                                                  ("accel_sde", "ddpm", 16, 100_000)])
 def test_accelerated_samplers_beat_their_baselines_in_l2_at_equal_steps(strong_chain, fast, base, steps, n):
     """||q - pi||_2^2 of the accelerated sampler is smaller by more than 3 combined standard errors.
 
@@ -215,7 +215,7 @@ def test_accelerated_samplers_beat_their_baselines_in_l2_at_equal_steps(strong_c
     u_fast, se_fast, tv_fast, tv_se_fast = _l2(strong_chain, fast, steps, n)
     u_base, se_base, tv_base, tv_se_base = _l2(strong_chain, base, steps, n)
     assert u_base - u_fast > 3 * np.hypot(se_fast, se_base), (u_fast, se_fast, u_base, se_base)
-    if fast == "accel-ode":
+    if fast == "accel_ode":
         assert tv_base - tv_fast > 3 * np.hypot(tv_se_fast, tv_se_base), (tv_fast, tv_se_fast, tv_base, tv_se_base)
 
 
@@ -226,7 +226,7 @@ def test_validate_command_with_accelerated_sampler_names(tmp_path, capsys):
 
     card = tmp_path / "chain.toml"
     card.write_text("[model]\nkind = 'ising_chain'\nn_sites = 6\nbeta = 0.5\n")
-    for name in ("accel-ode", "accel-sde"):
+    for name in ("accel_ode", "accel_sde"):
         try:
             main(["validate", str(card), "--noise", "gaussian", "--sampler", name, "--steps", "2,16", "-n", "4000", "--json"])
         except SystemExit as exc:
@@ -242,9 +242,9 @@ def test_bad_accelerated_sampler_arguments():
     with pytest.raises(ValueError, match="alpha"):
         accel_sde_step(np.zeros((2, 4)), lambda y: y, 1.5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="decreasing"):
-        sample_gaussian("accel-ode", gd, 2, [0.1, 0.5, 1.0])
+        sample_gaussian("accel_ode", gd, 2, [0.1, 0.5, 1.0])
     with pytest.raises(ValueError, match="decreasing"):
-        sample_gaussian("accel-sde", gd, 2, [1.0, 0.5, 0.0])
+        sample_gaussian("accel_sde", gd, 2, [1.0, 0.5, 0.0])
 
 
 def _quadrature_path_kl(pi_up: float, gd, times, name) -> float:
@@ -299,6 +299,6 @@ def test_gaussian_path_kl_rejects_samplers_without_path_density():
     from tnddm.validate.gaussian_samplers import gaussian_path_kl
 
     gd = GaussianDiffusion(IsingChain(n_sites=3, beta=0.5).mps())
-    for name in ("ode", "rademacher", "accel-sde"):
+    for name in ("ode", "rademacher", "accel_sde"):
         with pytest.raises(ValueError, match="Gaussian steps"):
             gaussian_path_kl(name, gd, 10, vp_grid(2))

@@ -40,8 +40,8 @@ def test_accel_ode_is_second_order_in_the_exact_law_of_one_spin_and_ddim_is_firs
     gd = GaussianDiffusion(tnddm.ProbMPS.from_dense(np.array([0.3, 0.7])))
     steps = [32, 64, 128]
     slopes = {name: slope(steps, [deterministic_law_error(name, gd, vp_grid(k), n_quantiles=500)["rounded"] for k in steps])
-              for name in ("ode", "accel-ode")}
-    assert inside(SECOND, slopes["accel-ode"]), slopes
+              for name in ("ode", "accel_ode")}
+    assert inside(SECOND, slopes["accel_ode"]), slopes
     assert inside(FIRST, slopes["ode"]) and not inside(SECOND, slopes["ode"]), slopes  # negative control
 
 

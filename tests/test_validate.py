@@ -158,14 +158,37 @@ def test_output_law_is_a_distribution_and_converges():
 def test_a_callable_score_plugs_in_and_score_evaluations_are_counted():
     model = IsingChain(5, beta=0.5)
     exact = oracle_for(model, Flip(1.0))
-    user = CallableOracle(lambda t, X: exact.diffusion.score(X, t) * 1.1, Flip(1.0), 5)  # a biased "learned" score
+    user = CallableOracle(lambda X, t: exact.diffusion.score(X, t) * 1.1, Flip(1.0), 5)  # a biased "learned" score
     res = sample("euler", user, 100, time_grid(8, 2.0), seed=0)
     assert res.score_evaluations == 8
     good = path_kl_exact("euler", exact, exact.diffusion, time_grid(8, 2.0))["kl_sampler_exact"]
     bad = path_kl_exact("euler", user, exact.diffusion, time_grid(8, 2.0))["kl_sampler_exact"]
     assert bad > good
     with pytest.raises(ValueError, match="score_fn must return shape"):
-        CallableOracle(lambda t, X: np.zeros(3), Flip(1.0), 5).score(0.5, np.zeros((2, 5), int))
+        CallableOracle(lambda X, t: np.zeros(3), Flip(1.0), 5).score(np.zeros((2, 5), int), 0.5)
+
+
+def test_old_argument_order_still_works_with_a_deprecation_warning():
+    """(t, X) was the oracle's order before (X, t); it is detected by type (scalar time, array of states)."""
+    model = IsingChain(5, beta=0.5)
+    exact = oracle_for(model, Flip(1.0))
+    X = model.sample(6, seed=1)[0]
+    new = exact.score(X, 0.4)
+    with pytest.warns(DeprecationWarning, match=r"score\(X, t\)"):
+        old = exact.score(0.4, X)
+    np.testing.assert_array_equal(old, new)
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(exact.reverse_rates(0.4, X), exact.reverse_rates(X, 0.4))
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(exact.denoiser_marginals(0.4, 0.1, X), exact.denoiser_marginals(X, 0.4, 0.1))
+    with pytest.warns(DeprecationWarning, match="score_fn"):
+        user = CallableOracle(lambda t, X: exact.diffusion.score(X, t), Flip(1.0), 5)  # the old score_fn(t, X)
+    np.testing.assert_array_equal(user.score(X, 0.4), new)
+    with pytest.warns(DeprecationWarning, match="_score"):
+        class OldOrder(type(exact)):
+            def _score(self, t, X):
+                return self.diffusion.score(X, t)
+    np.testing.assert_array_equal(OldOrder(exact.diffusion).score(X, 0.4), new)
 
 
 def test_grids_and_bad_input():

@@ -103,3 +103,32 @@ def check_batch_size(batch_size, name: str = "batch_size") -> int | None:
     if batch_size is None:
         return None
     return check_int(batch_size, name, 1)
+
+
+def check_time_grid(times, name: str = "times", *, first_inf: bool = False, final_positive: bool = False) -> np.ndarray:
+    """The one check of a reverse-time grid: a 1D float array T = times[0] > ... > times[-1], at least two times.
+
+    Args:
+        times: the grid.
+        name: the argument's name in the error message.
+        first_inf: allow times[0] = inf (a start from the noise's stationary law).
+        final_positive: require times[-1] > 0 (samplers whose rates blow up at t = 0); otherwise times[-1] >= 0.
+
+    Returns:
+        The grid as a float array.
+    """
+    try:
+        grid = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        grid = None
+    ok = grid is not None and grid.ndim == 1 and grid.size >= 2 and not np.any(np.isnan(grid))
+    if ok:
+        finite = grid[1:] if first_inf else grid
+        ok = (bool(np.all(np.isfinite(finite))) and not np.any(np.diff(grid) >= 0)
+              and (grid[-1] > 0 if final_positive else grid[-1] >= 0))
+    if not ok:
+        what = "positive" if final_positive else "non-negative"
+        inf = f" (only {name}[0] may be inf)" if first_inf else ""
+        shown = grid.tolist() if grid is not None and grid.size <= 12 else times
+        raise ValueError(f"{name} must be a strictly decreasing grid of at least two {what} times{inf}; got {shown}")
+    return grid

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_configs, check_batch_size, check_int, check_nonnegative_int, check_time
+from ._checks import as_configs, check_batch_size, check_int, check_nonnegative_int, check_time, check_time_grid
+from ._deprecation import warn_deprecated
 from ._memory import check_allocation
 from .mps.base import MPSBase
 from .noise import Noise
@@ -93,7 +94,8 @@ class Diffusion:
             raise ValueError(f"y must be one configuration; got {Y.shape[0]}")
         return self.marginal(s).tilt(tilts[0])
 
-    def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False, return_log_prior=False):
+    def denoise(self, Y, t, s: float = 0.0, seed=None, batch_size=None, progress=False, return_log_prob=False,
+                return_log_prior=None):
         """Exact samples x_s ~ P(x_s | x_t = y), one per row of Y, with their log-probabilities.
 
         Args:
@@ -103,17 +105,22 @@ class Diffusion:
             seed: int, SeedSequence or Generator.
             batch_size: samples per kernel call (default: the MPS's own).
             progress: show a progress bar.
-            return_log_prior: also return log P_s(x_s) (free from the dense sampling kernel).
+            return_log_prob: also return the untilted log P_s(x_s) (free from the dense sampling kernel; the same
+                flag as MPSBase.sample).
+            return_log_prior: deprecated spelling of return_log_prob.
 
         Returns:
-            (X_s, log P(x_s | x_t = y)), or (X_s, log P(x_s | x_t), log P_s(x_s)) with return_log_prior.
+            (X_s, log P(x_s | x_t = y)), or (X_s, log P(x_s | x_t), log P_s(x_s)) with return_log_prob.
         """
+        if return_log_prior is not None:
+            warn_deprecated("Diffusion.denoise(return_log_prior=...)", "return_log_prob=...")
+            return_log_prob = return_log_prob or bool(return_log_prior)
         batch_size = check_batch_size(batch_size)
         Y = as_configs(Y, self.n_sites, self.d_out, name="Y")
         check_allocation(Y.size * (8 * self.d_out + 16), f"the denoising tilts and samples of {Y.shape[0]} rows")
         Y, tilts = self._channel_tilts(Y, t, s)
         return self.marginal(s).sample(Y.shape[0], seed=seed, tilts=tilts, batch_size=batch_size, progress=progress,
-                                       return_log_prob=return_log_prior)
+                                       return_log_prob=return_log_prob)
 
     def log_transition(self, Xs, Y, t, s: float = 0.0) -> np.ndarray:
         """log P(x_s | x_t = y) for paired rows of Xs and Y (-inf where impossible).
@@ -157,15 +164,6 @@ class Diffusion:
         return self.marginal(s).conditionals(Xs, tilts)
 
     # ---- exact reverse paths ----------------------------------------------------------------
-    @staticmethod
-    def _check_grid(times) -> np.ndarray:
-        times = np.asarray(times, dtype=float)
-        if times.ndim != 1 or times.size < 2:
-            raise ValueError("times must be a 1D grid of at least two times, decreasing from T to the final time")
-        if np.any(times < 0) or np.any(np.diff(times) >= 0):
-            raise ValueError(f"times must be non-negative and strictly decreasing; got {times.tolist()}")
-        return times
-
     def reverse_path(self, n: int, times, seed=None, start=None):
         """Exact reverse paths on the grid times[0] = T > ... > times[-1].
 
@@ -183,7 +181,7 @@ class Diffusion:
         Returns:
             (paths of shape (n, len(times), N), exact log-probability of each whole path).
         """
-        times = self._check_grid(times)
+        times = check_time_grid(times)
         rng = as_generator(seed)
         if start is None:
             n = check_nonnegative_int(n, "n")
@@ -248,7 +246,7 @@ class Diffusion:
             paths: (n, len(times), N) configurations along the grid.
             times: the strictly decreasing grid.
         """
-        times = self._check_grid(times)
+        times = check_time_grid(times)
         paths = np.asarray(paths)
         if paths.ndim != 3 or paths.shape[1] != len(times):
             raise ValueError(f"paths must have shape (n, {len(times)}, {self.n_sites}); got {paths.shape}")

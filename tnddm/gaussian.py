@@ -96,8 +96,22 @@ class GaussianDiffusion:
         a, b = self.coefficients(t)
         return (a * self.posterior_mean(x, t) - x) / b**2
 
-    def sample_posterior(self, x, t, seed=None):
-        """Exact samples s ~ P(s | x_t = x), one per row, as states {0, 1}, with log-probabilities."""
+    def denoise(self, x, t, seed=None):
+        """Exact samples s ~ P(s | x_t = x), one per row, as states {0, 1}, with log-probabilities
+        (Diffusion.denoise to s = 0).
+
+        Args:
+            x: points (n, N) at time t.
+            t: time.
+            seed: int, SeedSequence or Generator.
+        """
         x = self._points(x)
         tilts, _ = self._tilts(x, t)
         return self.model.sample(x.shape[0], seed=seed, tilts=tilts)
+
+    def sample_posterior(self, x, t, seed=None):
+        """Deprecated name of denoise."""
+        from ._deprecation import warn_deprecated
+
+        warn_deprecated("GaussianDiffusion.sample_posterior", "GaussianDiffusion.denoise")
+        return self.denoise(x, t, seed=seed)

@@ -25,7 +25,7 @@ def _steps(text) -> list[int]:
               "theta_trapezoidal, uniformization, first_hitting, exact_kernel; or module:function, a user kernel "
               "kernel(t, s, X) -> (n, N, d_out) or a factory f(diffusion) returning one (a kernel with a `times` "
               "attribute brings its own grid); with --noise gaussian: ddpm, ode, "
-              "euler_maruyama, rademacher, accel-sde, accel-ode [card: validate.sampler].")
+              "euler_maruyama, rademacher, accel_sde, accel_ode [card: validate.sampler].")
 @click.option("--samples", "samples_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Score outside samples instead of a sampler: an .npz/.h5 file with an array 'samples' (n, N) "
                    "(TV/KL/chi-square on enumerable sizes; mean log P vs -H and statistics tests at any size).")
@@ -39,7 +39,7 @@ def _steps(text) -> list[int]:
                    "as transcribed, unverified: li_grid) or quad (the quadratic skipping of their code: quad_grid).")
 @click.option("--noise", "noise_kind", type=click.Choice(["card", "gaussian"]), default="card", show_default=True,
               help="card: the card's discrete noise; gaussian: VP Gaussian noise of the spins with samplers "
-                   "ddpm, ode, euler_maruyama, rademacher, accel-sde, accel-ode (output rounded to spins).")
+                   "ddpm, ode, euler_maruyama, rademacher, accel_sde, accel_ode (output rounded to spins).")
 @click.option("-n", "--n-samples", type=int, default=2000, show_default=True, help="Samples for Monte Carlo metrics (large N).")
 @click.option("--paths", "n_paths", type=int, default=64, show_default=True,
               help="Large N: exact draws for path KL(exact || sampler) (autoregressive estimator, independent steps; 0 skips).")
@@ -87,7 +87,7 @@ def command(card, sampler, samples_file, alpha, steps, T, delta, grid, noise_kin
     model = from_spec(card["model"])
     _check_memory(model, card, sampler, step_list, n_samples, n_paths, noise_kind)  # before any long work
     if noise_kind == "gaussian":
-        rows = _gaussian_rows(model, sampler, step_list, n_samples, seed, delta, grid)
+        rows, sampler = _gaussian_rows(model, sampler, step_list, n_samples, seed, delta, grid)
         summary = {"model": card["model"]["kind"], "n_sites": model.n_sites, "noise": "gaussian", "sampler": sampler,
                    "grid": grid, "results": rows}
         if plot:
@@ -232,13 +232,15 @@ def _score_file(card, path, alpha, seed, as_json):
 
 def _gaussian_rows(model, sampler, step_list, n, seed, delta, grid="uniform"):
     """TV of rounded Gaussian-diffusion samples (full law for enumerable N, statistics histograms) and,
-    for samplers with Gaussian steps, the Monte Carlo path KL(sampler || exact)."""
+    for samplers with Gaussian steps, the Monte Carlo path KL(sampler || exact); returns (rows, the sampler's name)."""
     from ..gaussian import GaussianDiffusion
     from ..validate import histogram_tv
-    from ..validate.gaussian_samplers import GAUSSIAN_GRIDS, gaussian_path_kl, rounded_tv, sample_gaussian
+    from ..validate.gaussian_samplers import (GAUSSIAN_GRIDS, gaussian_path_kl, gaussian_sampler_name, rounded_tv,
+                                              sample_gaussian)
 
     if grid not in GAUSSIAN_GRIDS:
         raise ValueError(f"--grid {grid!r} does not apply to --noise gaussian; use one of {sorted(GAUSSIAN_GRIDS)}")
+    sampler = gaussian_sampler_name(sampler)  # the one name check (old spellings mapped, with a warning)
 
     if model.d != 2:
         raise ValueError(f"--noise gaussian needs a two-state model; {model.kind} has d = {model.d}")
@@ -257,7 +259,7 @@ def _gaussian_rows(model, sampler, step_list, n, seed, delta, grid="uniform"):
             res = gaussian_path_kl(sampler, gd, n, times, seed=seed + 2)
             row.update(path_kl=res["kl"], path_kl_stderr=res["stderr"])
         rows.append(row)
-    return rows
+    return rows, sampler
 
 
 def _plot(rows, sampler, path):

@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from .._checks import as_configs, check_nonnegative_int
+from .._deprecation import warn_deprecated
 from ..mps import ProbMPS
 from ..mps.base import normalise_rows
 from ..rng import as_generator, generator_from_state
@@ -75,7 +76,7 @@ def adaptive_rank(S: np.ndarray, chi_max: int, cutoff: float) -> int:
     return int(np.clip(np.count_nonzero(S > cutoff * S[0]), 1, chi_max))
 
 
-def split_two_site(B, Lz, Rz, chi_max: int, cutoff: float, nmf_steps: int, floor: float, move: str):
+def split_two_site_nonnegative(B, Lz, Rz, chi_max: int, cutoff: float, nmf_steps: int, floor: float, move: str):
     """Split B (chi_l, d, d, chi_r) >= 0 into non-negative A (chi_l, d, k), C (k, d, chi_r), A C ~ B.
 
     The factorisation acts on the Z-weighted table M = Lz[a] B[a, x, y, b] Rz[b] (sum = Z up to
@@ -103,6 +104,12 @@ def split_two_site(B, Lz, Rz, chi_max: int, cutoff: float, nmf_steps: int, floor
         s = np.einsum("kyb,b->k", C, rw)
         A, C = A * s[None, None, :], C / s[:, None, None]
     return A, C
+
+
+def split_two_site(*args, **kwargs):
+    """Deprecated name of split_two_site_nonnegative (tnddm.mps.born.split_two_site is the SVD split of a Born MPS)."""
+    warn_deprecated("tnddm.learn.train.split_two_site", "split_two_site_nonnegative")
+    return split_two_site_nonnegative(*args, **kwargs)
 
 
 def em_two_site(B, l, r, x, y, Lz, Rz, steps: int):
@@ -259,7 +266,7 @@ class Trainer(EpochTrainer):
         for i in range(N - 1):
             B = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
             B = em_two_site(B, l, right[i + 2], X[:, i], X[:, i + 1], Lz, Rz[i + 2][0], cfg["em_steps"])
-            cores[i], cores[i + 1] = split_two_site(B, Lz, Rz[i + 2][0], *args, move="right")
+            cores[i], cores[i + 1] = split_two_site_nonnegative(B, Lz, Rz[i + 2][0], *args, move="right")
             l, _ = normalise_rows(_select_left(cores[i], l, X[:, i]))
             Lz = normalise_rows((Lz @ cores[i].sum(axis=1))[None])[0][0]
         # left-moving sweep
@@ -269,7 +276,7 @@ class Trainer(EpochTrainer):
         for i in range(N - 2, -1, -1):
             B = np.einsum("axc,cyb->axyb", cores[i], cores[i + 1])
             B = em_two_site(B, left[i], r, X[:, i], X[:, i + 1], Lzs[i][0], Rzv, cfg["em_steps"])
-            cores[i], cores[i + 1] = split_two_site(B, Lzs[i][0], Rzv, *args, move="left")
+            cores[i], cores[i + 1] = split_two_site_nonnegative(B, Lzs[i][0], Rzv, *args, move="left")
             r, _ = normalise_rows(_select_right(cores[i + 1], r, X[:, i + 1]))
             Rzv = normalise_rows((cores[i + 1].sum(axis=1) @ Rzv)[None])[0][0]
         self._renormalise()

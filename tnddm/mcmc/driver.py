@@ -197,7 +197,7 @@ class MetropolisHastings:
             return self.proposal.connected_move(X, T, self.noise, rng)
         else:
             Y = self.diffusion.forward(X, T, seed=rng)
-            Xn, _, lpn = self.diffusion.denoise(Y, T, 0.0, seed=rng, return_log_prior=True)
+            Xn, _, lpn = self.diffusion.denoise(Y, T, 0.0, seed=rng, return_log_prob=True)
         with np.errstate(invalid="ignore"):
             return Xn, lpn, np.asarray(log_p) - lpn
 

@@ -9,21 +9,34 @@ posterior mean m = E[s | x_t] from the oracle (Tweedie: score = (a m - x) / b^2)
   x_s = x_t + h (beta x_t / 2 + beta score) + sqrt(beta h) xi, with xi standard normal, or
   Rademacher noise (+-1, matched mean and variance; Choi and Fan, arXiv:2506.08337), or a
   deliberately mis-scaled Rademacher noise (+-noise_scale).
-- accel-sde, accel-ode: the accelerated stochastic and deterministic samplers of Li, Huang, Efimov,
+- accel_sde, accel_ode: the accelerated stochastic and deterministic samplers of Li, Huang, Efimov,
   Wei, Chi and Chen (arXiv:2403.03852, ICML 2024; first announced in Li, Wei, Chen and Chi,
   arXiv:2306.09251 v1), in their discrete notation with bar-alpha_t = a_t^2 on our grid
-  (see accel_sde_step and accel_ode_step).
+  (see accel_sde_step and accel_ode_step). The hyphenated names accel-sde / accel-ode still work for one
+  release, with a DeprecationWarning.
 The output x_delta is rounded to spins (x > 0 -> state 1) and compared with pi.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_time_grid
+from .._deprecation import alias
 from ..gaussian import GaussianDiffusion
 from ..goodness_of_fit import config_index
 from ..rng import as_generator
 
-GAUSSIAN_SAMPLERS = ("ddpm", "ode", "euler_maruyama", "rademacher", "accel-sde", "accel-ode")
+GAUSSIAN_SAMPLERS = ("ddpm", "ode", "euler_maruyama", "rademacher", "accel_sde", "accel_ode")
+#: deprecated spellings (one release): old name -> name
+GAUSSIAN_ALIASES = {"accel-sde": "accel_sde", "accel-ode": "accel_ode"}
+
+
+def gaussian_sampler_name(name, allowed=GAUSSIAN_SAMPLERS, what: str = "sampler") -> str:
+    """The one options check of the Gaussian sampler names: `name` in `allowed` (deprecated aliases mapped)."""
+    name = alias(GAUSSIAN_ALIASES, name, "the Gaussian sampler name")
+    if not isinstance(name, str) or name not in allowed:
+        raise ValueError(f"{what} must be one of {tuple(allowed)}; got {name!r}")
+    return name
 
 
 def vp_grid(steps: int, T: float = 1.0, delta: float = 1e-3) -> np.ndarray:
@@ -166,11 +179,8 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
     start: given starting points x_T (n, N) instead (n is then ignored); with the same start and seed two
     grids are coupled (common x_T and, for Euler-Maruyama-type samplers, see coupled_end_points).
     """
-    if name not in GAUSSIAN_SAMPLERS:
-        raise ValueError(f"sampler must be one of {GAUSSIAN_SAMPLERS}; got {name!r}")
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
-        raise ValueError(f"times must be a strictly decreasing grid of at least 2 times > 0; got {times}")
+    name = gaussian_sampler_name(name)
+    times = check_time_grid(times, final_positive=True)
     rng = as_generator(seed)
     if start is not None:
         x = np.array(start, dtype=float, ndmin=2)
@@ -178,32 +188,54 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
             raise ValueError(f"start must be a finite array of shape (n, {gd.n_sites}); got {np.shape(start)}")
     else:
         x = gd.sample_marginal(n, times[0], seed=rng) if exact_start else rng.standard_normal((n, gd.n_sites))
-    prev = None  # accel-ode: (coefficients, eps) at the previous grid time
+    step = _GAUSSIAN_STEPS[name]
+    state = {"gd": gd, "rng": rng, "noise_scale": noise_scale, "prev": None}  # prev: accel_ode's last (coef, eps)
     for t, s in zip(times[:-1], times[1:]):
-        a, b = gd.coefficients(t)
-        a2, b2 = gd.coefficients(s)
-        if name == "ddpm":
-            mean, std = gaussian_step(name, gd, x, t, s)
-            x = mean + std * rng.standard_normal(x.shape)
-        elif name == "ode":
-            m = gd.posterior_mean(x, t)
-            x = a2 * m + b2 * (x - a * m) / b
-        elif name == "accel-sde":
-            x = accel_sde_step(x, lambda y, t=t: gd.score(y, t), (a / a2) ** 2, rng)
-        elif name == "accel-ode":
-            eps = (x - a * gd.posterior_mean(x, t)) / b
-            x_new = accel_ode_step(x, eps, None if prev is None else prev[1], (a, b), (a2, b2),
-                                   None if prev is None else prev[0])
-            prev = ((a, b), eps)
-            x = x_new
-        else:
-            if name == "euler_maruyama":
-                xi = rng.standard_normal(x.shape)
-            else:
-                xi = noise_scale * (2.0 * rng.integers(0, 2, size=x.shape) - 1)
-            mean, std = gaussian_step("euler_maruyama", gd, x, t, s)
-            x = mean + std * xi
+        x = step(state, x, t, s)
     return x
+
+
+def _ddpm(state, x, t, s):
+    mean, std = gaussian_step("ddpm", state["gd"], x, t, s)
+    return mean + std * state["rng"].standard_normal(x.shape)
+
+
+def _ode(state, x, t, s):
+    gd = state["gd"]
+    (a, b), (a2, b2) = gd.coefficients(t), gd.coefficients(s)
+    m = gd.posterior_mean(x, t)
+    return a2 * m + b2 * (x - a * m) / b
+
+
+def _accel_sde(state, x, t, s):
+    gd = state["gd"]
+    a, a2 = gd.coefficients(t)[0], gd.coefficients(s)[0]
+    return accel_sde_step(x, lambda y: gd.score(y, t), (a / a2) ** 2, state["rng"])
+
+
+def _accel_ode(state, x, t, s):
+    gd, prev = state["gd"], state["prev"]
+    (a, b), (a2, b2) = gd.coefficients(t), gd.coefficients(s)
+    eps = (x - a * gd.posterior_mean(x, t)) / b
+    x_new = accel_ode_step(x, eps, None if prev is None else prev[1], (a, b), (a2, b2), None if prev is None else prev[0])
+    state["prev"] = ((a, b), eps)
+    return x_new
+
+
+def _euler_maruyama(state, x, t, s, xi=None):
+    mean, std = gaussian_step("euler_maruyama", state["gd"], x, t, s)
+    return mean + std * (state["rng"].standard_normal(x.shape) if xi is None else xi)
+
+
+def _rademacher(state, x, t, s):
+    xi = state["noise_scale"] * (2.0 * state["rng"].integers(0, 2, size=x.shape) - 1)
+    return _euler_maruyama(state, x, t, s, xi)
+
+
+#: the Gaussian samplers by name: step(state, x_t, t, s) -> x_s (module docstring)
+_GAUSSIAN_STEPS = {"ddpm": _ddpm, "ode": _ode, "euler_maruyama": _euler_maruyama, "rademacher": _rademacher,
+                   "accel_sde": _accel_sde, "accel_ode": _accel_ode}
+assert tuple(_GAUSSIAN_STEPS) == GAUSSIAN_SAMPLERS
 
 
 def gaussian_step(name: str, gd: GaussianDiffusion, x, t: float, s: float):
@@ -244,13 +276,10 @@ def gaussian_path_kl(name: str, gd: GaussianDiffusion, n: int, times, seed=None,
     exact paths (x_{t_K} ~ p_{t_K}, then noised up the grid). Deterministic or Rademacher samplers have
     no path density: their path KL is infinite and is not defined here.
     """
-    if name not in ("ddpm", "euler_maruyama"):
-        raise ValueError(f"path KL needs a sampler with Gaussian steps ('ddpm', 'euler_maruyama'); got {name!r}")
+    name = gaussian_sampler_name(name, ("ddpm", "euler_maruyama"), "path KL needs a sampler with Gaussian steps:")
     if direction not in ("sampler_exact", "exact_sampler"):
         raise ValueError(f"direction must be 'sampler_exact' or 'exact_sampler'; got {direction!r}")
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
-        raise ValueError(f"times must be a strictly decreasing grid of at least 2 times > 0; got {times}")
+    times = check_time_grid(times, final_positive=True)
     rng = as_generator(seed)
     steps = list(zip(times[:-1], times[1:]))
     kernels = [_forward_kernel(gd, t, s) for t, s in steps]  # x_t = ratio x_s + std z
@@ -305,17 +334,17 @@ def _one_spin_quantile(gd, t, u, iters: int = 200):
 
 
 def deterministic_law_error(name: str, gd: GaussianDiffusion, times: np.ndarray, n_quantiles: int = 4000) -> dict:
-    """Exact errors in law of a deterministic sampler (ode, accel-ode) on a ONE-site spin model.
+    """Exact errors in law of a deterministic sampler (ode, accel_ode) on a ONE-site spin model.
 
     The sampler is a monotone map Phi of x_T ~ p_T; in one dimension the output law is Phi#p_T and
       rounded: |P(Phi(x_T) > 0) - P_delta(x > 0)|, with P(Phi(x_T) > 0) = 1 - F_T(x*), Phi(x*) = 0 (bisection);
       w1:      W1(Phi#p_T, p_delta) = int_0^1 |Phi(F_T^-1(u)) - F_delta^-1(u)| du (midpoint rule in u),
     both deterministic (no sampling noise), with F_t the exact CDF of the two-Gaussian mixture p_t.
-    A map that is not monotone (coarse accel-ode grids) is handled for "rounded" by locating every sign
+    A map that is not monotone (coarse accel_ode grids) is handled for "rounded" by locating every sign
     change of Phi; "w1" then uses the quantile coupling, an upper bound.
 
     Args:
-        name: "ode" or "accel-ode".
+        name: "ode" or "accel_ode".
         gd: GaussianDiffusion of a one-site model.
         times: decreasing grid from T to delta > 0.
         n_quantiles: quantile points of the midpoint rule.
@@ -323,8 +352,7 @@ def deterministic_law_error(name: str, gd: GaussianDiffusion, times: np.ndarray,
     Returns:
         dict with "rounded", "w1" and "monotone" (whether the sampled map is increasing).
     """
-    if name not in ("ode", "accel-ode"):
-        raise ValueError(f"sampler must be a deterministic sampler ('ode', 'accel-ode'); got {name!r}")
+    name = gaussian_sampler_name(name, ("ode", "accel_ode"), "the exact law error needs a deterministic sampler:")
     if gd.n_sites != 1:
         raise ValueError(f"the exact law error needs a one-site model; got n_sites = {gd.n_sites}")
     times = np.asarray(times, dtype=float)

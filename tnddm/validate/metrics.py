@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from .._checks import check_nonnegative_int
+from .._checks import check_nonnegative_int, check_time_grid
 from .._memory import check_allocation
 from ..diffusion import Diffusion
 from ..goodness_of_fit import all_configs
@@ -213,14 +213,6 @@ def _check_name(name, trapezoid: bool = True):
         raise ValueError(f"exact metrics are defined for {allowed} and user kernels kernel(t, s, X); got {name!r}")
 
 
-def _check_grid(times) -> np.ndarray:
-    times = np.asarray(times, dtype=float)
-    if (times.ndim != 1 or times.size < 2 or np.any(np.isnan(times)) or not np.all(np.isfinite(times[1:]))
-            or np.any(np.diff(times) >= 0) or times[-1] < 0):
-        raise ValueError("times must be a decreasing grid of at least two non-negative times (only times[0] may be inf)")
-    return times
-
-
 def _step_blocks(name, oracle, t, s, proc: ExactProcess, live, theta=0.5, with_reverse: bool = False):
     """Yield (idx, sites, cols, A) over the live rows of the sampler's step matrix: A = A_k[idx][:, cols],
     cols the product of the per-site supports `sites` (None: all states).
@@ -285,7 +277,7 @@ def output_law(name, oracle, diffusion: Diffusion, times, start="prior", theta=0
     _check_name(name)
     oracle = as_oracle(oracle, diffusion)
     proc = ExactProcess(diffusion, max_states, max_process_states)
-    times = _check_grid(times)
+    times = check_time_grid(times, first_inf=True)
     q = proc.start_law(oracle, start, times[0])
     for t, s in zip(times[:-1], times[1:]):
         q_next = np.zeros(proc.n_states)
@@ -307,7 +299,7 @@ def path_kl_exact(name, oracle, diffusion: Diffusion, times, start="prior", thet
     _check_name(name)
     oracle = as_oracle(oracle, diffusion)
     proc = ExactProcess(diffusion, max_states, max_process_states)
-    times = _check_grid(times)
+    times = check_time_grid(times, first_inf=True)
     q = proc.start_law(oracle, start, times[0])
     p = proc.law(times[0])
     kl_qp, kl_pq = kl(q, p), kl(p, q)
@@ -365,7 +357,7 @@ def kl_split(name, oracle, diffusion: Diffusion, times, max_states: int = 2**14,
     _check_name(name, trapezoid=False)
     oracle = as_oracle(oracle, diffusion)
     proc = ExactProcess(diffusion, max_states, max_process_states)
-    times = _check_grid(times)
+    times = check_time_grid(times, first_inf=True)
     X, N, d = proc.states, diffusion.n_sites, diffusion.d_out
     tc_total, site_total = 0.0, 0.0
     for t, s in zip(times[:-1], times[1:]):
@@ -483,12 +475,12 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
             X = diffusion.forward(Xnext, t, s, seed=rng)
             if estimator != "autoregressive":
                 tc = tc + diffusion.log_transition(Xnext, X, t, s)
-        score = oracle.score(t, X) if (shared or any(isinstance(name, str) for name in names)) else None
+        score = oracle.score(X, t) if (shared or any(isinstance(name, str) for name in names)) else None
         if estimator == "plain":
             for name in names:
                 site_kl[name] -= log_kernel(kernel(name, oracle, t, s, X, score=score), Xnext)
             continue
-        p = exact.denoiser_marginals(t, s, X, score=score if shared else exact.score(t, X))
+        p = exact.denoiser_marginals(X, t, s, score=score if shared else exact.score(X, t))
         if estimator == "per_site":
             tc = tc - log_kernel(p, Xnext)
         else:

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import poisson
 
-from .._checks import check_nonnegative_int
+from .._checks import check_nonnegative_int, check_time_grid
+from .._deprecation import warn_deprecated
 from .._memory import check_allocation
 from ..noise import Mask
 from ..rng import as_generator
@@ -50,6 +51,15 @@ from .oracle import ScoreOracle
 
 PRODUCT_SAMPLERS = ("euler", "tau_leaping", "tau_leaping_ordinal", "exponential_euler", "tweedie", "masked")
 SAMPLERS = PRODUCT_SAMPLERS + ("theta_trapezoidal", "uniformization", "first_hitting", "exact_kernel")
+
+
+def sampler_name(name, allowed=SAMPLERS, what: str = "or a callable kernel(t, s, X)"):
+    """The one options check of sampler names: a name in `allowed`, or a callable (a user kernel)."""
+    if callable(name):
+        return name
+    if not isinstance(name, str) or name not in allowed:
+        raise ValueError(f"sampler must be one of {tuple(allowed)} {what}; got {name!r}")
+    return name
 
 
 @dataclass
@@ -135,41 +145,59 @@ def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: di
     X = np.asarray(X)
     if callable(name):
         return check_kernel_output(name(t, s, X), X, None if oracle is None else oracle.d_out, sampler_label(name))
-    h = t - s
-    if name == "tweedie":
-        return oracle.denoiser_marginals(t, s, X, score=score)
-    if name == "masked":
-        noise = oracle.noise
-        if not isinstance(noise, Mask):
-            raise ValueError("the masked sampler needs tnddm.noise.Mask noise")
-        a_t, a_s = _mask_alpha(noise, t), _mask_alpha(noise, s)
-        m = noise.mask_state
-        # the denoiser (1 - a_t) / a_t s_t(x)_{i,b}, normalised (the factor cancels; no overflow at large t)
-        denoise = np.clip(oracle.score(t, X) if score is None else score, 0.0, None)
-        denoise[:, :, m] = 0.0
-        denoise /= np.maximum(denoise.sum(axis=2, keepdims=True), 1e-300)
-        unmask = (a_s - a_t) / (1 - a_t)
-        q = np.zeros(X.shape + (oracle.d_out,))
-        np.put_along_axis(q, X[:, :, None], 1.0, axis=2)
-        masked = X == m
-        q[masked] = unmask * denoise[masked]
-        q[masked, m] = 1 - unmask
-        return q
-    R = oracle.reverse_rates(t, X, score=score)
-    if name == "euler":
-        q = _jump_kernel(X, h * R)
-        neg = q < 0
-        if counters is not None:
-            counters["clip_events"] = counters.get("clip_events", 0) + int(neg.any(axis=2).sum())
-        q = np.clip(q, 0.0, None)
-        return q / q.sum(axis=2, keepdims=True)
-    if name == "tau_leaping":
-        return _jump_kernel(X, h * R * np.exp(-h * R.sum(axis=2, keepdims=True)))
-    if name == "exponential_euler":
-        return _jump_kernel(X, _exp_jump(R, h))
-    if name == "tau_leaping_ordinal":
-        return _ordinal_kernel(X, h * R)
-    raise ValueError(f"sampler must be one of {PRODUCT_SAMPLERS} for a product-form step; got {name!r}")
+    return _PRODUCT_KERNELS[sampler_name(name, PRODUCT_SAMPLERS, "for a product-form step")](oracle, t, s, X, counters,
+                                                                                             score)
+
+
+def _tweedie_kernel(oracle, t, s, X, counters, score):
+    return oracle.denoiser_marginals(X, t, s, score=score)
+
+
+def _masked_kernel(oracle, t, s, X, counters, score):
+    noise = oracle.noise
+    if not isinstance(noise, Mask):
+        raise ValueError("the masked sampler needs tnddm.noise.Mask noise")
+    a_t, a_s = _mask_alpha(noise, t), _mask_alpha(noise, s)
+    m = noise.mask_state
+    # the denoiser (1 - a_t) / a_t s_t(x)_{i,b}, normalised (the factor cancels; no overflow at large t)
+    denoise = np.clip(oracle.score(X, t) if score is None else score, 0.0, None)
+    denoise[:, :, m] = 0.0
+    denoise /= np.maximum(denoise.sum(axis=2, keepdims=True), 1e-300)
+    unmask = (a_s - a_t) / (1 - a_t)
+    q = np.zeros(X.shape + (oracle.d_out,))
+    np.put_along_axis(q, X[:, :, None], 1.0, axis=2)
+    masked = X == m
+    q[masked] = unmask * denoise[masked]
+    q[masked, m] = 1 - unmask
+    return q
+
+
+def _euler_kernel(oracle, t, s, X, counters, score):
+    q = _jump_kernel(X, (t - s) * oracle.reverse_rates(X, t, score=score))
+    neg = q < 0
+    if counters is not None:
+        counters["clip_events"] = counters.get("clip_events", 0) + int(neg.any(axis=2).sum())
+    q = np.clip(q, 0.0, None)
+    return q / q.sum(axis=2, keepdims=True)
+
+
+def _tau_leaping_kernel(oracle, t, s, X, counters, score):
+    h, R = t - s, oracle.reverse_rates(X, t, score=score)
+    return _jump_kernel(X, h * R * np.exp(-h * R.sum(axis=2, keepdims=True)))
+
+
+def _exponential_euler_kernel(oracle, t, s, X, counters, score):
+    return _jump_kernel(X, _exp_jump(oracle.reverse_rates(X, t, score=score), t - s))
+
+
+def _tau_leaping_ordinal_kernel(oracle, t, s, X, counters, score):
+    return _ordinal_kernel(X, (t - s) * oracle.reverse_rates(X, t, score=score))
+
+
+#: product-form samplers by name: kernel(oracle, t, s, X, counters, score) -> q (n, N, d_out) (module docstring)
+_PRODUCT_KERNELS = {"euler": _euler_kernel, "tau_leaping": _tau_leaping_kernel,
+                    "tau_leaping_ordinal": _tau_leaping_ordinal_kernel, "exponential_euler": _exponential_euler_kernel,
+                    "tweedie": _tweedie_kernel, "masked": _masked_kernel}
 
 
 def _mask_alpha(noise, t) -> float:
@@ -203,7 +231,7 @@ def _ordinal_kernel(X, mean_jumps, max_count: int = 12):
     return q / q.sum(axis=2, keepdims=True)
 
 
-def draw(q, rng, precision=np.float64) -> np.ndarray:
+def draw_categorical(q, rng, precision=np.float64) -> np.ndarray:
     """One categorical draw per (sample, site) from q (n, N, d), inverse CDF in the given precision.
 
     precision=np.float32 reproduces the float32 categorical sampling of GPU code (cumulative sums
@@ -212,6 +240,12 @@ def draw(q, rng, precision=np.float64) -> np.ndarray:
     c = np.cumsum(q.astype(precision), axis=2)
     u = rng.random(q.shape[:2], dtype=np.dtype(precision).type)[:, :, None] * c[:, :, -1:]
     return np.minimum((c <= u).sum(axis=2), q.shape[2] - 1)
+
+
+def draw(q, rng, precision=np.float64) -> np.ndarray:
+    """Deprecated name of draw_categorical (tnddm.mps.base.draw is the sampling kernel's draw)."""
+    warn_deprecated("tnddm.validate.samplers.draw", "draw_categorical")
+    return draw_categorical(q, rng, precision)
 
 
 def log_kernel(q, Xnext) -> np.ndarray:
@@ -251,13 +285,9 @@ def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool 
     "exact_kernel" denoises with the exact reverse kernel (tnddm.Diffusion.denoise) on the grid.
     precision: float type of the categorical draws of product-form samplers (np.float32 or np.float64).
     """
-    if not (callable(name) or (isinstance(name, str) and name in SAMPLERS)):
-        raise ValueError(f"sampler must be one of {SAMPLERS} or a callable kernel(t, s, X); got {name!r}")
+    name = sampler_name(name)
     oracle = as_oracle(oracle)
-    times = np.asarray(times, dtype=float)
-    if (times.ndim != 1 or times.size < 2 or np.any(np.isnan(times)) or not np.all(np.isfinite(times[1:]))
-            or np.any(np.diff(times) >= 0) or times[-1] < 0):
-        raise ValueError("times must be a decreasing grid of at least two non-negative times (only times[0] may be inf)")
+    times = check_time_grid(times, first_inf=True)
     n = check_nonnegative_int(n, "n")
     n_times = 2 * len(times) - 1 if name == "theta_trapezoidal" else len(times)
     check_allocation(sampler_bytes(n, oracle.n_sites, oracle.d_out, n_times, keep_path),
@@ -276,37 +306,54 @@ def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool 
     if exact_start:
         X, log_start = oracle.diffusion.marginal(times[0]).sample(n, seed=rng)
     else:
-        X = draw(np.broadcast_to(p0, (n, N, p0.size)), rng)
+        X = draw_categorical(np.broadcast_to(p0, (n, N, p0.size)), rng)
         with np.errstate(divide="ignore"):
             log_start = np.log(p0[X]).sum(axis=1)
     counters: dict = {}
     log_q = log_start if product or name in ("theta_trapezoidal", "exact_kernel") else None
     path = [X] if keep_path else None
+    step = _product_step if product else _INTERVAL_STEPS[name]
+    options = {"theta": theta, "safety": safety, "precision": precision}
     for t, s in zip(times[:-1], times[1:]):
-        if product:
-            q = kernel(name, oracle, t, s, X, counters)
-            Xn = draw(q, rng, precision)
-            log_q = log_q + log_kernel(q, Xn)
-            X = Xn
-            if keep_path:
-                path.append(X)
-        elif name == "theta_trapezoidal":
-            (Xs, X), lq = trapezoidal_step(oracle, t, s, X, rng, theta)
+        X, lq, visited = step(name, oracle, t, s, X, rng, counters, options)
+        if log_q is not None:
             log_q = log_q + lq
-            if keep_path:
-                path += [Xs, X]
-        elif name == "exact_kernel":
-            X, lq = oracle.diffusion.denoise(X, t, s, seed=rng)
-            log_q = log_q + lq
-            if keep_path:
-                path.append(X)
-        elif name == "uniformization":
-            X = _uniformization_interval(oracle, t, s, X, rng, safety, counters)
-        else:
-            X = _first_hitting_interval(oracle, t, s, X, rng)
+        if keep_path:
+            path += visited
     grid = times if name != "theta_trapezoidal" else trapezoidal_grid(times, theta)
     return SamplerResult(X, np.stack(path, axis=1) if keep_path else None, log_q, grid,
                          oracle.evaluations - start_evals, counters)
+
+
+# One step t -> s of each sampler: step(name, oracle, t, s, X, rng, counters, options) -> (X_s, log q of the step or
+# None, the states to record on the path).
+def _product_step(name, oracle, t, s, X, rng, counters, options):
+    q = kernel(name, oracle, t, s, X, counters)
+    Xn = draw_categorical(q, rng, options["precision"])
+    return Xn, log_kernel(q, Xn), [Xn]
+
+
+def _trapezoidal_step(name, oracle, t, s, X, rng, counters, options):
+    (Xs, Xn), lq = trapezoidal_step(oracle, t, s, X, rng, options["theta"])
+    return Xn, lq, [Xs, Xn]
+
+
+def _exact_kernel_step(name, oracle, t, s, X, rng, counters, options):
+    Xn, lq = oracle.diffusion.denoise(X, t, s, seed=rng)
+    return Xn, lq, [Xn]
+
+
+def _uniformization_step(name, oracle, t, s, X, rng, counters, options):
+    return _uniformization_interval(oracle, t, s, X, rng, options["safety"], counters), None, []
+
+
+def _first_hitting_step(name, oracle, t, s, X, rng, counters, options):
+    return _first_hitting_interval(oracle, t, s, X, rng), None, []
+
+
+#: the samplers that are not of product form, by name (product-form ones step through _product_step)
+_INTERVAL_STEPS = {"theta_trapezoidal": _trapezoidal_step, "exact_kernel": _exact_kernel_step,
+                   "uniformization": _uniformization_step, "first_hitting": _first_hitting_step}
 
 
 def trapezoidal_grid(times, theta: float) -> np.ndarray:
@@ -320,13 +367,13 @@ def trapezoidal_grid(times, theta: float) -> np.ndarray:
 def trapezoidal_kernels(oracle, t, s, X, Xstar, theta, R_t=None):
     """Stage kernels of the theta-trapezoidal step: q1 (from x) and, given x*, q2 (from x*)."""
     h = t - s
-    R_t = oracle.reverse_rates(t, X) if R_t is None else R_t
+    R_t = oracle.reverse_rates(X, t) if R_t is None else R_t
     q1 = _jump_kernel(X, _exp_jump(R_t, theta * h))
     if Xstar is None:
         return q1, None, R_t
     a1 = 1.0 / (2 * theta * (1 - theta))
     a2 = ((1 - theta) ** 2 + theta**2) / (2 * theta * (1 - theta))
-    R_mid = oracle.reverse_rates(t - theta * h, Xstar)
+    R_mid = oracle.reverse_rates(Xstar, t - theta * h)
     # jumps are indexed by (site i, new value b): combine the intensities of the same jump
     R2 = np.clip(a1 * R_mid - a2 * R_t, 0.0, None)
     np.put_along_axis(R2, Xstar[:, :, None], 0.0, axis=2)
@@ -336,9 +383,9 @@ def trapezoidal_kernels(oracle, t, s, X, Xstar, theta, R_t=None):
 
 def trapezoidal_step(oracle, t, s, X, rng, theta):
     q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
-    Xs = draw(q1, rng)
+    Xs = draw_categorical(q1, rng)
     _, q2, _ = trapezoidal_kernels(oracle, t, s, X, Xs, theta, R_t=R_t)
-    Xn = draw(q2, rng)
+    Xn = draw_categorical(q2, rng)
     return (Xs, Xn), log_kernel(q1, Xs) + log_kernel(q2, Xn)
 
 
@@ -371,13 +418,13 @@ def _uniformization_interval(oracle, t, s, X, rng, safety, counters):
     lam = rate_bound(oracle, t, s)
     if lam is None:  # no analytic bound: a probed one, with violations counted
         probe = [t, 0.5 * (t + s)] + ([s] if s > 0 else [])
-        lam = safety * max(max(oracle.reverse_rates(u, X).sum(axis=(1, 2)).max() for u in probe), 1e-12)
+        lam = safety * max(max(oracle.reverse_rates(X, u).sum(axis=(1, 2)).max() for u in probe), 1e-12)
     if not np.isfinite(lam):
         raise ValueError("uniformization needs a grid ending at delta > 0 (the reverse rates are unbounded at t = 0)")
     for r in range(X.shape[0]):
         k = rng.poisson(lam * (t - s))
         for tau in np.sort(rng.uniform(s, t, size=k))[::-1]:  # event times in reverse time order
-            R = oracle.reverse_rates(tau, X[r : r + 1])[0]
+            R = oracle.reverse_rates(X[r : r + 1], tau)[0]
             total = R.sum()
             if total > lam:
                 counters["bound_violations"] = counters.get("bound_violations", 0) + 1
@@ -408,7 +455,7 @@ def _first_hitting_interval(oracle, t, s, X, rng):
             if tau <= s:
                 break
             i = masked[rng.integers(masked.size)]
-            probs = np.clip(oracle.score(tau, X[r : r + 1])[0, i], 0.0, None)
+            probs = np.clip(oracle.score(X[r : r + 1], tau)[0, i], 0.0, None)
             probs[m] = 0.0
             X[r, i] = rng.choice(probs.size, p=probs / probs.sum())
             cur = tau
@@ -427,3 +474,6 @@ def _invert_alpha(noise, target_alpha, lo, hi):
         else:
             b = mid
     return 0.5 * (a + b)
+
+
+assert set(_PRODUCT_KERNELS) == set(PRODUCT_SAMPLERS) and set(_INTERVAL_STEPS) == set(SAMPLERS) - set(PRODUCT_SAMPLERS)

@@ -1,0 +1,61 @@
+"""Old spellings kept for one release (issue 20): each still works, warns, and gives what the new spelling gives."""
+import numpy as np
+import pytest
+
+from tnddm import Diffusion
+from tnddm.lattice import IsingChain
+from tnddm.noise import Flip
+
+
+def test_denoise_return_log_prior_is_return_log_prob():
+    ddm = Diffusion(IsingChain(6, 0.4).mps(), Flip(1.0))
+    Y = ddm.marginal(0.7).sample(20, seed=0)[0]
+    new = ddm.denoise(Y, 0.7, 0.2, seed=3, return_log_prob=True)
+    with pytest.warns(DeprecationWarning, match="return_log_prob"):
+        old = ddm.denoise(Y, 0.7, 0.2, seed=3, return_log_prior=True)
+    assert len(new) == len(old) == 3
+    for a, b in zip(new, old):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(new[2], ddm.marginal(0.2).log_prob(new[0]), atol=1e-10)
+
+
+def test_hyphenated_gaussian_sampler_names():
+    from tnddm.gaussian import GaussianDiffusion
+    from tnddm.validate.gaussian_samplers import GAUSSIAN_ALIASES, GAUSSIAN_SAMPLERS, run_gaussian, vp_grid
+
+    assert set(GAUSSIAN_ALIASES.values()) <= set(GAUSSIAN_SAMPLERS)
+    assert not any("-" in name for name in GAUSSIAN_SAMPLERS)
+    gd = GaussianDiffusion(IsingChain(4, 0.5).mps())
+    for old, new in GAUSSIAN_ALIASES.items():
+        with pytest.warns(DeprecationWarning, match=new):
+            a = run_gaussian(old, gd, 50, vp_grid(4), seed=2)
+        np.testing.assert_array_equal(a, run_gaussian(new, gd, 50, vp_grid(4), seed=2))
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        run_gaussian("accel", gd, 5, vp_grid(4))
+
+
+def test_renamed_helpers():
+    from tnddm.learn import train
+    from tnddm.validate import samplers
+
+    q = np.full((4, 3, 2), 0.5)
+    with pytest.warns(DeprecationWarning, match="draw_categorical"):
+        old = samplers.draw(q, np.random.default_rng(0))
+    np.testing.assert_array_equal(old, samplers.draw_categorical(q, np.random.default_rng(0)))
+    B = np.random.default_rng(1).random((1, 2, 2, 1))
+    args = (B, np.ones(1), np.ones(1), 2, 1e-12, 20, 1e-12)
+    with pytest.warns(DeprecationWarning, match="split_two_site_nonnegative"):
+        old = train.split_two_site(*args, move="right")
+    for a, b in zip(old, train.split_two_site_nonnegative(*args, move="right")):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gaussian_sample_posterior_is_denoise():
+    from tnddm.gaussian import GaussianDiffusion
+
+    gd = GaussianDiffusion(IsingChain(4, 0.5).mps())
+    x = gd.sample_marginal(10, 0.3, seed=1)
+    with pytest.warns(DeprecationWarning, match="denoise"):
+        old = gd.sample_posterior(x, 0.3, seed=2)
+    for a, b in zip(old, gd.denoise(x, 0.3, seed=2)):
+        np.testing.assert_array_equal(a, b)
