@@ -166,13 +166,13 @@ def test_blocked_kernel_on_ising_64x12_chisquare_energy_and_perturbed_table(isin
 def test_float32_tables_log_probabilities_within_1e5_of_float64(ising64):
     model, P = ising64
     P32 = P.astype(np.float32)
-    X, lp = P32.sample(20000, seed=8)
+    X, lp = P32.sample(10000, seed=8)
     exact = P.log_prob(X)  # float64 path weights
     assert np.abs(lp - exact).max() < 1e-5
     assert np.abs(lp - exact).max() <= P32.sample_table_bound < 1e-4
     np.testing.assert_allclose(lp, P32.table_log_prob(X), rtol=1e-12)  # log q is that of the tables sampled
     T = model.table_mps()
-    XT, lpT = T.sample(20000, seed=8)
+    XT, lpT = T.sample(10000, seed=8)
     np.testing.assert_array_equal(XT, X)  # the same tables and uniforms
     np.testing.assert_array_equal(lpT, lp)
     assert np.abs(lpT - model.log_prob(XT)).max() < 1e-5
