@@ -8,8 +8,8 @@ cards load (tnddm.io.load_card), in a temporary directory (``models``, ``example
 Output checks, where a page shows output:
 
 - a ```text block after a python block shows that block's output; after prose saying "Output of `CMD`" it
-  shows what CMD prints, and after "Output of the first command" the output of the previous console
-  block's first command;
+  shows what CMD prints, and after "Output of the first (last) command" the output of the previous console
+  block's first (last) command;
 - in a console block, ``$ CMD`` lines are followed by exactly what CMD prints (exit status 2 when it
   prints ``error: ...``);
 - a ``# prints TEXT`` comment on a python line: the block prints TEXT (in order with the other such comments).
@@ -160,13 +160,13 @@ def steps_of(page: str, used: set | None = None) -> list[Step]:
     used = set() if used is None else used
     text = (ROOT / page).read_text()
     steps: list[Step] = []
-    prev_end, prev = 0, None  # previous fence: (lang, first step of it)
+    prev_end, prev = 0, None  # previous fence: (lang, its first step, its last step)
     for lang, body, line, start, end in fences(text):
         prose = text[prev_end:start]
         if lang == "python":
             prints = [m.group(1).strip() for m in re.finditer(r"#\s*prints\s+(.*)$", body, flags=re.M)]
             steps.append(Step("python", reduce(page, body, used), line, prints=prints))
-            prev = (lang, steps[-1])
+            prev = (lang, steps[-1], steps[-1])
         elif lang in ("console", "bash", "sh", "shell"):
             first = None
             for k, raw in enumerate(body.splitlines()):
@@ -187,10 +187,10 @@ def steps_of(page: str, used: set | None = None) -> list[Step]:
                     step.shown, step.shown_where = [], "$"
                 steps.append(step)
                 first = first or step
-            prev = (lang, first)
+            prev = (lang, first, steps[-1] if first else None)
         elif lang == "toml":
             steps.append(Step("toml", body, line))
-            prev = (lang, None)
+            prev = (lang, None, None)
         elif lang == "text":
             shown = body.rstrip("\n").splitlines()
             source = None
@@ -198,15 +198,17 @@ def steps_of(page: str, used: set | None = None) -> list[Step]:
             if m:
                 source = Step("command", reduce(page, m[-1], used), line)
                 steps.append(source)
-            elif prev is not None and prev[1] is not None and (
-                    prev[0] == "python" or re.search(r"Output of the first command", prose)):
+            elif prev is not None and prev[1] is not None and prev[0] == "python":
                 source = prev[1]
+            elif prev is not None and prev[1] is not None and re.search(r"Output of the (first|last) command", prose):
+                which = re.search(r"Output of the (first|last) command", prose).group(1)
+                source = prev[1] if which == "first" else prev[2]
             elif not any(p == page and shown[0].startswith(s) for p, s in UNATTACHED_TEXT):
                 raise AssertionError(f"{page}:{line}: a ```text block that shows no command's output: say whose "
                                      f"output it is ('Output of `CMD`') or list it in UNATTACHED_TEXT")
             if source is not None:
                 source.shown, source.shown_where = shown, f"```text block at line {line}"
-            prev = (lang, None)
+            prev = (lang, None, None)
         prev_end = end
     return steps
 
