@@ -1,18 +1,46 @@
-"""Algorithms shared by every probability MPS, written against four storage primitives.
+"""MPSBase: the contract every probability-MPS storage implements, and the algorithms written on it.
 
 A probability MPS is P(x) = A_1[x_1] ... A_N[x_N] in the 1-norm sense: Z = sum_x P(x) is the
-contraction with the all-ones vector on every site. Subclasses store the cores (dense, sparse
-automaton, or a Born MPS whose A_i[x] = B_i[x] (x) B_i[x] act on chi x chi matrices) and implement,
-for batches of environment vectors and per-site weights ("tilts") w:
+contraction with the all-ones vector on every site. A storage (dense cores, sparse automaton, a Born
+MPS whose A_i[x] = B_i[x] (x) B_i[x] act on chi x chi matrices, sampling tables, a view) subclasses
+MPSBase and fulfils the contract below; everything else (log_norm, log_prob, marginals,
+conditionals, ratios, expectation values, sample / iter_samples, to_dense, to_quimb, and through
+them tnddm.Diffusion) is written once, here, on that contract.
 
-    _transfer_right(i, r, w) = sum_x w[x] A_i[x] r          (n, chi_{i+1}) -> (n, chi_i)
-    _transfer_left(i, l, w)  = sum_x w[x] l A_i[x]          (n, chi_i)     -> (n, chi_{i+1})
+Attributes every storage sets in its constructor: n_sites (N), d (states per site) and log_scale
+(default 0: the log of the exact power of two removed from extreme cores, see rescale_cores).
+
+Required primitives (abstract: a subclass that misses one cannot be instantiated). Environments come
+in batches (n, m) with m = env_dims[i]; tilts w (n, d) are per-site weights; a batch dimension of
+size 1 broadcasts against n:
+
+    bond_dims                  (chi_0, ..., chi_N), chi_0 = chi_N = 1: the bonds of the stored network
+    _transfer_right(i, r, w) = sum_x w[x] A_i[x] r          (n, env_dims[i + 1]) -> (n, env_dims[i])
+    _transfer_left(i, l, w)  = sum_x w[x] l A_i[x]          (n, env_dims[i])     -> (n, env_dims[i + 1])
     _site_values(i, l, r)[x] = l A_i[x] r                   -> (n, d)
-    _sample_chunk(u, tilts, log_weight=None) -> (X, log P(X | tilts)); may fill log_weight with log P~(X)
+    dense_cores()              the 1-norm cores A_i as dense arrays (env_dims[i], d, env_dims[i + 1])
 
-The first three are required; _sample_chunk, tilt and emit have generic versions written on them
-(an exact left-to-right sampler, and the views of tnddm.mps.views), which subclasses replace with
-faster storage-specific ones.
+Optional fast paths (a default here, written on the primitives; override for speed, same results):
+
+    env_dims                   sizes of the environment vectors = bonds of dense_cores(); default
+                               bond_dims (a Born MPS: chi_i^2)
+    _contract(tilts)           (sign, log|sum_x P(x) prod_i w_i[x_i]|) per tilt row: one right sweep
+    _all_site_values(lw, rw)   site values from one left and one right sweep
+    log_prob(X), ratios(X)     by contractions
+    _sample_chunk(u, tilts, log_weight=None) -> (X, log P(X | tilts)): exact left-to-right sampler
+                               drawing x_i = F^{-1}(u_i); may fill log_weight with log P~(X)
+    _samples_from_seeds()      False; True makes sample() call _sample_chunk_seeded instead
+    _sample_chunk_seeded(seeds, X, logp)  fills X, logp from one 64-bit seed per sample; default:
+                               each sample's N uniforms from Generator(seed), then _sample_chunk
+    _default_batch(per_sample) samples per kernel call
+    tilt(w), emit(K)           the views Tilted / Emitted below (storages return their own cores)
+    _log_z()                   log Z of the stored cores by one contraction (cached)
+    check_nonnegative(atol)    on dense_cores()
+
+Caches are owned by the base: every instance starts with an empty cache (MPSBase.__new__ calls
+_reset_caches(), so no constructor resets anything), subclasses keep derived data (kernel layouts,
+shared environments, log Z) through self._cached(key, build), and a copy that changes what the
+data derive from calls _reset_caches().
 
 Every environment is renormalised after each step (divided by the sum of its absolute values) and
 the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows nor overflows.
@@ -20,124 +48,84 @@ A core whose largest entry lies far outside 1 (near 1e308, or subnormal) would s
 its precision inside one step, so the constructors store it multiplied by an exact power of two
 (rescale_cores) and keep the log of the removed factor in `log_scale`: the law, log_prob and samples
 are unchanged, and log_norm() / log_contract() add log_scale back.
-A batch dimension of size 1 broadcasts against n.
+
+Views (the default tilt / emit, defined here since they are part of the base's defaults; also
+importable from tnddm.mps.views):
+Emitted: P_K(y) = sum_x P(x) prod_i K[y_i, x_i] (a noised model, K (d_out, d) non-negative). Every
+         contraction is one of P with tilts w K, and site values map back by K^T:
+             sum_y w[y] A^K_i[y] = sum_x (w K)[x] A_i[x],   l A^K_i[y] r = sum_x K[y, x] l A_i[x] r.
+Tilted:  P(x) prod_i v_i[x_i] (v (N, d) non-negative): tilts w -> w v_i, site values times v_i.
+Both sample with the generic sampler; EmissionMixin is shared with the sparse EmittedMPS, which keeps
+its fast automaton sampler.
 """
 from __future__ import annotations
+
+import abc
 
 import numpy as np
 
 from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_int
 from .._memory import check_allocation
 from ..rng import as_generator
+from .numerics import LOG2, SAMPLE_DTYPES, draw, normalise_rows, rescale_cores, sample_dtype
+
+__all__ = ["MPSBase", "Tilted", "Emitted", "EmissionMixin", "check_emission",
+           # re-exported from tnddm.mps.numerics (their old home)
+           "LOG2", "SAMPLE_DTYPES", "draw", "normalise_rows", "rescale_cores", "sample_dtype"]
 
 
-LOG2 = float(np.log(2.0))
-
-
-def rescale_cores(arrays, dtype=np.float64, power: int = 1) -> tuple[list, float]:
-    """Cores whose largest |entry| lies outside [2^-L, 2^L] multiplied by an exact power of two (largest
-    entry then in [1/2, 1)); L = maxexp / (4 power) of dtype, i.e. 2^256 for float64 1-norm cores and
-    2^128 for Born cores (power = 2: the weights are their squares). Other cores are returned as they are.
-
-    Returns (cores, log_scale): log_scale is the log of the factor removed from the weights. Exact (no
-    rounding), so the law is unchanged, and products inside one contraction step neither overflow (cores
-    near 1e308) nor lose their precision (subnormal cores).
-    """
-    limit = np.finfo(dtype).maxexp // (4 * power)
-    out, log_scale = [], 0.0
-    for A in arrays:
-        m = float(np.max(np.abs(A))) if A.size else 0.0
-        if m > 0 and np.isfinite(m):
-            e = int(np.frexp(m)[1])  # m = f 2^e with f in [1/2, 1)
-            if abs(e) > limit:
-                A = np.ascontiguousarray(np.ldexp(A, -e), dtype=A.dtype)
-                log_scale += power * e * LOG2
-        out.append(A)
-    return out, log_scale
-
-
-def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Divide each row by the sum of its absolute values; return (rows, log of the factors).
-
-    An all-zero row stays zero and its log factor is -inf (the contraction is exactly zero).
-    inplace: v may be overwritten (large float64 blocks are then normalised by a numba kernel).
-    """
-    if inplace and v.ndim == 2 and v.size >= 4096 and v.dtype == np.float64 and v.flags.c_contiguous and v.flags.writeable:
-        from ._kernel_common import normalise_rows_inplace
-
-        logs = np.empty(v.shape[0])
-        normalise_rows_inplace(v, logs)
-        return v, logs
-    s = np.abs(v).sum(axis=1)
-    ok = s > 0
-    safe = np.where(ok, s, 1.0)
-    with np.errstate(divide="ignore"):
-        logs = np.where(ok, np.log(safe), -np.inf)
-    return v / safe[:, None], logs
-
-
-def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x = F^{-1}(u) per row of non-negative weights (n, d), F the cumulative of c = weight / sum, and log c(x)."""
-    total = weight.sum(axis=1)
-    if not np.all(total > 0):
-        raise ValueError("zero total weight while sampling: the (tilted) distribution is not normalisable")
-    p = weight / total[:, None]
-    x = np.minimum((np.cumsum(p, axis=1) < u[:, None]).sum(axis=1), weight.shape[1] - 1)
-    return x, np.log(p[np.arange(x.size), x])
-
-
-#: default integer dtype of samples by the number of states d: the first whose range holds 0..d-1
-SAMPLE_DTYPES = ((128, np.int8), (256, np.uint8), (2**15, np.int16), (2**31, np.int32))
-
-
-def sample_dtype(d: int, dtype=None) -> np.dtype:
-    """The integer dtype of samples of d states: `dtype` if given (checked to hold 0..d-1), else the first
-    of SAMPLE_DTYPES that does (int8 for d <= 128, uint8 for d <= 256), else int64.
-
-    Args:
-        d: number of states per site.
-        dtype: None or an integer dtype (e.g. np.int64).
-    """
-    if dtype is None:
-        return np.dtype(next((dt for limit, dt in SAMPLE_DTYPES if d <= limit), np.int64))
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be an integer dtype such as np.int8 or np.int64; got {dtype!r}") from None
-    if dt.kind not in "iu" or np.iinfo(dt).max < d - 1:
-        raise ValueError(f"dtype must be an integer dtype holding the states 0..{d - 1}; got {dtype!r}")
-    return dt
-
-
-def one_hot(x: np.ndarray, d: int) -> np.ndarray:
-    """(n,) states -> (n, d) indicator rows."""
-    out = np.zeros((x.shape[0], d))
-    out[np.arange(x.shape[0]), x] = 1.0
-    return out
-
-
-class MPSBase:
-    """Interface and shared algorithms of probability MPS (see module docstring)."""
+class MPSBase(abc.ABC):
+    """Interface and shared algorithms of probability MPS (the contract is in the module docstring)."""
 
     n_sites: int
     d: int
     #: log of the power of two removed from extreme cores at construction (see rescale_cores); 0 normally
     log_scale: float = 0.0
 
-    # ---- storage primitives (subclasses) ------------------------------------------------
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        self._reset_caches()
+        return self
+
+    # ---- caches (owned by the base) -------------------------------------------------------
+    def _reset_caches(self) -> None:
+        """Drop every cached derived quantity (called on creation and by copies that change the storage)."""
+        self._caches = {}
+
+    def _cached(self, key: str, build):
+        """The cached value of key, built by build() on first use."""
+        caches = self._caches
+        if key not in caches:
+            caches[key] = build()
+        return caches[key]
+
+    # ---- required storage primitives ----------------------------------------------------
     @property
+    @abc.abstractmethod
     def bond_dims(self) -> tuple[int, ...]:
-        """(chi_0, ..., chi_N) with chi_0 = chi_N = 1."""
-        raise NotImplementedError
+        """(chi_0, ..., chi_N) with chi_0 = chi_N = 1: the bond dimensions of the stored network."""
 
+    @abc.abstractmethod
     def _transfer_right(self, i, r, w):
-        raise NotImplementedError
+        """sum_x w[x] A_i[x] r for a batch r (n, env_dims[i + 1]) and tilts w (n, d) -> (n, env_dims[i])."""
 
+    @abc.abstractmethod
     def _transfer_left(self, i, l, w):
-        raise NotImplementedError
+        """sum_x w[x] l A_i[x] for a batch l (n, env_dims[i]) and tilts w (n, d) -> (n, env_dims[i + 1])."""
 
+    @abc.abstractmethod
     def _site_values(self, i, l, r):
-        raise NotImplementedError
+        """l A_i[x] r for every x: (n, d)."""
+
+    @abc.abstractmethod
+    def dense_cores(self) -> list[np.ndarray]:
+        """The 1-norm cores as dense arrays (env_dims[i], d, env_dims[i + 1])."""
+
+    # ---- optional fast paths (defaults on the primitives) ---------------------------------
+    @property
+    def env_dims(self) -> tuple[int, ...]:
+        """Sizes of the environment vectors of the primitives (the bonds of dense_cores()); bond_dims by default."""
+        return self.bond_dims
 
     def _sample_chunk(self, u, tilts, log_weight=None):
         """Exact samples of the tilted law with their log-probabilities; where the kernel has it for
@@ -163,21 +151,24 @@ class MPSBase:
             l, _ = normalise_rows(self._transfer_left(i, l, step * w[:, i]), inplace=True)
         return X, logp
 
+    def _sample_chunk_seeded(self, seeds, X, logp):
+        """Unconditional samples from one 64-bit seed per sample into X, logp (used when _samples_from_seeds()).
+
+        Default: sample s reads its N uniforms from np.random.default_rng(seeds[s]), then _sample_chunk.
+        Storages whose kernels draw their own uniforms (Markov-gauge automata) override it.
+        """
+        u = np.empty((seeds.size, self.n_sites))
+        for s, seed in enumerate(seeds):
+            u[s] = np.random.default_rng(int(seed)).random(self.n_sites)
+        X[:], logp[:] = self._sample_chunk(u, None)
+
     def tilt(self, weights) -> "MPSBase":
         """The MPS of P(x) prod_i w_i[x_i] (unnormalised); weights shape (N, d). Default: a view."""
-        from .views import Tilted
-
         return Tilted(self, weights)
 
     def emit(self, K) -> "MPSBase":
         """The MPS of sum_x P(x) prod_i K[y_i, x_i] over y (K (d_out, d) non-negative). Default: a view."""
-        from .views import Emitted
-
         return Emitted(self, K)
-
-    def dense_cores(self) -> list[np.ndarray]:
-        """Cores as dense arrays (chi_{i-1}, d, chi_i)."""
-        raise NotImplementedError
 
     # ---- sweeps -------------------------------------------------------------------------
     def _right_envs(self, tilts=None):
@@ -235,19 +226,21 @@ class MPSBase:
 
     def _log_z(self) -> float:
         """log Z of the stored cores (without log_scale): the normaliser of every internal contraction."""
-        if getattr(self, "_log_norm_cache", None) is None:
-            sign, logz = self._contract()
-            s, lz = float(sign[0]), float(logz[0])
-            if not (s > 0 and np.isfinite(lz)):
-                if s == 0 or lz == -np.inf:
-                    why = "Z = 0: every configuration has zero weight"
-                elif s < 0:
-                    why = "Z < 0: the (signed) cores do not contract to a distribution"
-                else:
-                    why = f"Z is not a finite number (sign {s}, log|Z| {lz})"
-                raise ValueError(f"the MPS is not a distribution: {why}")
-            self._log_norm_cache = lz
-        return self._log_norm_cache
+        return self._cached("log_z", self._compute_log_z)
+
+    def _compute_log_z(self) -> float:
+        """One contraction of the stored cores; ValueError if they are not a distribution."""
+        sign, logz = self._contract()
+        s, lz = float(sign[0]), float(logz[0])
+        if not (s > 0 and np.isfinite(lz)):
+            if s == 0 or lz == -np.inf:
+                why = "Z = 0: every configuration has zero weight"
+            elif s < 0:
+                why = "Z < 0: the (signed) cores do not contract to a distribution"
+            else:
+                why = f"Z is not a finite number (sign {s}, log|Z| {lz})"
+            raise ValueError(f"the MPS is not a distribution: {why}")
+        return lz
 
     def log_contract(self, tilts) -> np.ndarray:
         """log sum_x P(x) prod_i w_i[x_i] (unnormalised) for non-negative tilts (N, d) or (n, N, d)."""
@@ -510,9 +503,9 @@ class MPSBase:
         return False
 
     def _default_batch(self, per_sample: bool) -> int:
-        """Samples per chunk: per-sample environments hold sum_i chi_i floats each (budget 1 GiB)."""
+        """Samples per chunk: per-sample environments hold sum(env_dims) floats each (budget 1 GiB)."""
         if per_sample:
-            return int(max(2, min(4096, 2**27 // sum(self.bond_dims))))
+            return int(max(2, min(4096, 2**27 // sum(self.env_dims))))
         return 8192
 
     # ---- dense forms --------------------------------------------------------------------
@@ -552,3 +545,102 @@ class MPSBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_sites={self.n_sites}, d={self.d}, max_bond={max(self.bond_dims)})"
+
+
+# ---- views: the default tilt / emit ---------------------------------------------------------
+class EmissionMixin:
+    """Contractions of P_K on the clean model's storage (see module docstring); needs .clean and .K."""
+
+    clean: MPSBase
+    K: np.ndarray
+
+    def _transfer_right(self, i, r, w):
+        return self.clean._transfer_right(i, r, w @ self.K)
+
+    def _transfer_left(self, i, l, w):
+        return self.clean._transfer_left(i, l, w @ self.K)
+
+    def _site_values(self, i, l, r):
+        return self.clean._site_values(i, l, r) @ self.K.T
+
+    def _all_site_values(self, left_tilts, right_tilts):
+        ones = np.ones((1, self.n_sites, self.d))
+        lw = ones if left_tilts is None else left_tilts
+        rw = ones if right_tilts is None else right_tilts
+        values, logl, logr = self.clean._all_site_values(lw @ self.K, rw @ self.K)
+        return values @ self.K.T, logl, logr
+
+    def log_prob(self, X):
+        return MPSBase.log_prob(self, X)
+
+
+def check_emission(K, d: int) -> np.ndarray:
+    """K as a finite non-negative float matrix of shape (d_out, d), else ValueError."""
+    K = np.asarray(K, dtype=float)
+    if K.ndim != 2 or K.shape[1] != d or np.any(K < 0) or not np.all(np.isfinite(K)):
+        raise ValueError(f"K must be a finite non-negative matrix of shape (d_out, {d}); got {K.shape}")
+    return K
+
+
+class Emitted(EmissionMixin, MPSBase):
+    """P_K(y) = sum_x P(x) prod_i K[y_i, x_i] for any probability MPS P (see module docstring)."""
+
+    def __init__(self, clean: MPSBase, K):
+        self.clean, self.K = clean, check_emission(K, clean.d)
+        self.n_sites, self.d = clean.n_sites, self.K.shape[0]
+        self.log_scale = clean.log_scale
+
+    @property
+    def bond_dims(self):
+        return self.clean.bond_dims
+
+    @property
+    def env_dims(self):
+        return self.clean.env_dims
+
+    def dense_cores(self):
+        return [np.einsum("yx,axb->ayb", self.K, A) for A in self.clean.dense_cores()]
+
+    def tilt(self, weights) -> "Tilted":
+        return Tilted(self, weights)
+
+
+class Tilted(MPSBase):
+    """P(x) prod_i v_i[x_i] for any probability MPS P (see module docstring)."""
+
+    def __init__(self, base: MPSBase, weights):
+        v = np.asarray(weights, dtype=float)
+        if v.shape != (base.n_sites, base.d) or np.any(v < 0) or not np.all(np.isfinite(v)):
+            raise ValueError(f"weights must be finite and non-negative with shape ({base.n_sites}, {base.d}); got {v.shape}")
+        self.base, self.v = base, v
+        self.n_sites, self.d = base.n_sites, base.d
+        self.log_scale = base.log_scale
+
+    @property
+    def bond_dims(self):
+        return self.base.bond_dims
+
+    @property
+    def env_dims(self):
+        return self.base.env_dims
+
+    def _transfer_right(self, i, r, w):
+        return self.base._transfer_right(i, r, w * self.v[i])
+
+    def _transfer_left(self, i, l, w):
+        return self.base._transfer_left(i, l, w * self.v[i])
+
+    def _site_values(self, i, l, r):
+        return self.base._site_values(i, l, r) * self.v[i]
+
+    def _all_site_values(self, left_tilts, right_tilts):
+        lw = self.v[None] if left_tilts is None else left_tilts * self.v
+        rw = self.v[None] if right_tilts is None else right_tilts * self.v
+        values, logl, logr = self.base._all_site_values(lw, rw)
+        return values * self.v, logl, logr
+
+    def dense_cores(self):
+        return [A * self.v[i][None, :, None] for i, A in enumerate(self.base.dense_cores())]
+
+    def tilt(self, weights) -> "Tilted":
+        return Tilted(self.base, self.v * np.asarray(weights, dtype=float))

@@ -15,7 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs
-from .base import MPSBase, draw, rescale_cores
+from .base import MPSBase
+from .canonical import core_times, right_canonical, split_two_site, svd_truncation, times_core, unit_rows
+from .numerics import draw, rescale_cores
+from .sparse import SparseMPS
+
+#: split_two_site and svd_truncation are re-exported (old import path of tnddm.learn and tnddm.mcmc)
+__all__ = ["BornMPS", "right_canonical", "svd_truncation", "split_two_site", "times_core", "core_times", "unit_rows"]
 
 
 class BornMPS(MPSBase):
@@ -39,16 +45,12 @@ class BornMPS(MPSBase):
         cores, self.log_scale = rescale_cores(cores, power=2)  # psi cores near 1e154 or tiny: exact powers of two
         self.cores = cores
         self.n_sites, self.d = len(cores), d
-        self._log_norm_cache = None
-        self._canonical = None
 
     @classmethod
     def from_automaton(cls, mps) -> "BornMPS":
         """psi = sqrt(P) for a deterministic automaton P (a SparseMPS with one entry per (state, symbol)):
         each x follows a single path of states, so P(x) = prod_i W_i(path) and psi(x) = prod_i sqrt(W_i(path))
         exactly. Same bond dimension as the automaton; dense cores, so for bonds up to a few hundred."""
-        from .sparse import SparseMPS
-
         if not isinstance(mps, SparseMPS) or not mps.is_automaton:
             raise ValueError("mps must be a deterministic automaton (a SparseMPS with k = 1, e.g. model.mps() of an "
                              f"exact lattice model); got {type(mps).__name__}"
@@ -57,13 +59,18 @@ class BornMPS(MPSBase):
 
     @property
     def bond_dims(self):
-        """Environment sizes chi_i^2 (the bonds of the equivalent 1-norm MPS)."""
-        return tuple(chi * chi for chi in self.born_bond_dims)
+        """(chi_0, ..., chi_N) of psi: the bonds of the stored network."""
+        return tuple(B.shape[0] for B in self.cores) + (1,)
 
     @property
     def born_bond_dims(self):
-        """(chi_0, ..., chi_N) of psi."""
-        return tuple(B.shape[0] for B in self.cores) + (1,)
+        """Same as bond_dims (the name from when bond_dims returned chi^2)."""
+        return self.bond_dims
+
+    @property
+    def env_dims(self):
+        """Environment sizes chi_i^2: the bonds of the equivalent 1-norm MPS (dense_cores)."""
+        return tuple(chi * chi for chi in self.bond_dims)
 
     # ---- storage primitives ---------------------------------------------------------------
     def _sandwich(self, i, E, w, side: str):
@@ -133,9 +140,7 @@ class BornMPS(MPSBase):
         the environments only), or, untilted, on the right-canonical form, where every R is the identity
         (O(d chi^2) per site)."""
         if tilts is None:
-            if self._canonical is None:
-                self._canonical = right_canonical(self.cores)
-            cores, R = self._canonical, None
+            cores, R = self._cached("right_canonical", lambda: right_canonical(self.cores)), None
         else:
             cores, (R, _) = self.cores, self._right_envs(tilts)
         n = u.shape[0]
@@ -196,67 +201,3 @@ class BornMPS(MPSBase):
             out[:, i] = (amp / here[:, None]) ** 2
             left = unit_rows(times_core(left, B, X[:, i]))
         return out
-
-
-def unit_rows(v):
-    """Rows scaled to unit max-abs (all-zero rows stay zero); psi ratios are unchanged."""
-    s = np.abs(v).max(axis=1, keepdims=True)
-    return v / np.where(s > 0, s, 1.0)
-
-
-def times_core(v, B, x):
-    """v_s B[:, x_s, :] for each row s: (n, chi_l) -> (n, chi_r), one GEMM per symbol."""
-    out = np.empty((v.shape[0], B.shape[2]))
-    for a in range(B.shape[1]):
-        rows = x == a
-        out[rows] = v[rows] @ B[:, a, :]
-    return out
-
-
-def core_times(B, x, v):
-    """B[:, x_s, :] v_s for each row s: (n, chi_r) -> (n, chi_l), one GEMM per symbol."""
-    out = np.empty((v.shape[0], B.shape[0]))
-    for a in range(B.shape[1]):
-        rows = x == a
-        out[rows] = v[rows] @ B[:, a, :].T
-    return out
-
-
-def split_two_site(theta, chi_max: int, cutoff: float, move: str):
-    """theta (chi_l, d, d, chi_r) = U S V^T, keeping at most chi_max singular values above cutoff * s_max,
-    with S renormalised: 'right' returns (U, S V^T, ||S_kept||), 'left' (U S, V^T, ||S_kept||)."""
-    cl, d, _, cr = theta.shape
-    U, S, Vt = np.linalg.svd(theta.reshape(cl * d, d * cr), full_matrices=False)
-    k = int(np.clip(np.count_nonzero(S > cutoff * S[0]), 1, chi_max)) if S[0] > 0 else 1
-    kept = float(np.linalg.norm(S[:k]))
-    S = S[:k] / kept if kept > 0 else S[:k]
-    if move == "right":
-        return U[:, :k].reshape(cl, d, k), (S[:, None] * Vt[:k]).reshape(k, d, cr), kept
-    return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr), kept
-
-
-def svd_truncation(cores, chi: int) -> list[np.ndarray]:
-    """Left-to-right truncated SVDs of right-canonical cores: each bond keeps its chi largest singular values
-    (those above 1e-15 s_max), which are pushed to the right (scaled by s_max); the last core has unit norm."""
-    out, carry = [], cores[0]
-    for nxt in cores[1:]:
-        cl, d, cr = carry.shape
-        U, S, Vt = np.linalg.svd(carry.reshape(cl * d, cr), full_matrices=False)
-        k = max(1, min(chi, int(np.count_nonzero(S > 1e-15 * S[0]))))
-        out.append(U[:, :k].reshape(cl, d, k))
-        carry = np.einsum("ab,bxc->axc", (S[:k, None] / S[0]) * Vt[:k], nxt)
-    return out + [carry / np.linalg.norm(carry)]
-
-
-def right_canonical(cores) -> list[np.ndarray]:
-    """The same psi with cores 1..N-1 right-orthonormal (sum_x B[x] B[x]^T = 1) and ||psi|| = 1 in core 0."""
-    cores = [np.array(B, dtype=float) for B in cores]
-    for i in range(len(cores) - 1, 0, -1):
-        cl, d, cr = cores[i].shape
-        Q, Rt = np.linalg.qr(cores[i].reshape(cl, d * cr).T)  # B^T = Q R  ->  B = R^T Q^T
-        cores[i] = Q.T.reshape(-1, d, cr)
-        a, dl, _ = cores[i - 1].shape
-        cores[i - 1] = (cores[i - 1].reshape(a * dl, -1) @ (Rt.T / np.abs(Rt).max())).reshape(a, dl, -1)
-    cores[0] = cores[0] / np.linalg.norm(cores[0])
-    return cores
-

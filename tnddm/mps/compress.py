@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_nonnegative_int
-from .born import BornMPS, right_canonical, split_two_site, svd_truncation
+from .born import BornMPS
+from .canonical import right_canonical, split_two_site, svd_truncation
 
 
 def _normalised(m):

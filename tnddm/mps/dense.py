@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._dense_kernels import right_sweep_dense, sample_conditional, sample_shared
-from .base import MPSBase, rescale_cores
+from .base import MPSBase
+from .numerics import rescale_cores
 
 
 class ProbMPS(MPSBase):
@@ -44,10 +45,6 @@ class ProbMPS(MPSBase):
         self.signed = not check_nonnegative
         if check_nonnegative:
             self.check_nonnegative()
-        self._log_norm_cache = None
-        self._shared_right = None
-        self._flat = None
-        self._flat_right = None
 
     # ---- constructors -------------------------------------------------------------------
     @classmethod
@@ -154,13 +151,14 @@ class ProbMPS(MPSBase):
 
     def _padded_cores(self):
         """AT[i, x, c, a] = A_i[a, x, c], zero-padded to the largest bond (sampling kernel layout)."""
-        if self._flat is None:
+        def build():
             chi = max(self.bond_dims)
             AT = np.zeros((self.n_sites, self.d, chi, chi), dtype=self.dtype)
             for i, A in enumerate(self.cores):
                 AT[i, :, : A.shape[2], : A.shape[0]] = A.transpose(1, 2, 0)
-            self._flat = AT
-        return self._flat
+            return AT
+
+        return self._cached("padded_cores", build)
 
     def _padded_envs(self, envs, n):
         chi = max(self.bond_dims)
@@ -171,13 +169,14 @@ class ProbMPS(MPSBase):
 
     def _padded_right_cores(self):
         """A2[i, x, a, c] = A_i[a, x, c], zero-padded (layout of the right-sweep kernel)."""
-        if self._flat_right is None:
+        def build():
             chi = max(self.bond_dims)
             A2 = np.zeros((self.n_sites, self.d, chi, chi), dtype=self.dtype)
             for i, A in enumerate(self.cores):
                 A2[i, :, : A.shape[0], : A.shape[2]] = A.transpose(1, 0, 2)
-            self._flat_right = A2
-        return self._flat_right
+            return A2
+
+        return self._cached("padded_right_cores", build)
 
     def _contract(self, tilts=None):
         """Batched contraction with per-sample tilts in one numba pass (see right_sweep_dense)."""
@@ -200,10 +199,11 @@ class ProbMPS(MPSBase):
         X = np.empty(u.shape, dtype=np.int64)
         logp = np.empty(u.shape[0])
         if tilts is None:
-            if self._shared_right is None:
+            def build():
                 r = self._padded_envs(self._right_envs()[0], 1)[0]  # (N + 1, chi)
-                self._shared_right = np.einsum("ixca,ic->ixa", AT, r[1:].astype(self.dtype))  # B[i, x, a] = (A_i[x] r_{i+1})[a]
-            bad = sample_shared(AT, self._shared_right, u, self.signed, X, logp)
+                return np.einsum("ixca,ic->ixa", AT, r[1:].astype(self.dtype))  # B[i, x, a] = (A_i[x] r_{i+1})[a]
+
+            bad = sample_shared(AT, self._cached("shared_right", build), u, self.signed, X, logp)
         else:
             w = np.ascontiguousarray(np.broadcast_to(tilts, (n, N, self.d)), dtype=self.dtype)
             R = np.empty((n, N + 1, AT.shape[2]), dtype=self.dtype)

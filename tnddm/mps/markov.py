@@ -28,6 +28,7 @@ from . import _sparse_kernels as kern
 from .._checks import as_configs
 from .._memory import check_allocation
 from .base import MPSBase
+from .sparse import SparseMPS
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -94,7 +95,6 @@ class MarkovTableMPS(MPSBase):
             raise ValueError(f"chis must be powers of two starting and ending with 1; got {self._chis[:4]}...")
         self.table_dtype = self.table.dtype
         self.exact_log_z = float(log_z)
-        self._log_norm_cache = 0.0  # the tables are normalised conditionals
         self._nxt = np.zeros(1, dtype=np.int64)
         self._nxt_off = np.full(self.n_sites, -1, dtype=np.int64)
         self._masks = np.asarray([c - 1 for c in self._chis[1:]], dtype=np.int64)
@@ -147,6 +147,10 @@ class MarkovTableMPS(MPSBase):
         return out
 
     # ---- sampling ----------------------------------------------------------------------------
+    def _log_z(self) -> float:
+        """0: the tables are normalised conditionals."""
+        return 0.0
+
     def _samples_from_seeds(self) -> bool:
         return True
 
@@ -208,8 +212,6 @@ class MarkovTableMPS(MPSBase):
 
     def to_sparse(self):
         """The same law q as a SparseMPS (float64 cores of the tables' values; moderate sizes only)."""
-        from .sparse import SparseMPS
-
         cores = [self._site_core(i) for i in range(self.n_sites)]
         return SparseMPS([c[0] for c in cores], [c[1] for c in cores])
 

@@ -17,8 +17,9 @@ import numpy as np
 from . import _markov_kernels as mkern
 from . import _sparse_kernels as kern
 from .._checks import as_configs
-from .base import MPSBase, rescale_cores
-from .views import EmissionMixin, check_emission
+from .base import EmissionMixin, MPSBase, check_emission
+from .dense import ProbMPS
+from .numerics import rescale_cores
 
 
 class SparseMPS(MPSBase):
@@ -72,11 +73,6 @@ class SparseMPS(MPSBase):
         self.weights = W_list
         self.n_sites, self.d, self.k = N, d, k
         self._chis = tuple(chis)
-        self._log_norm_cache = None
-        self._shared_right = None
-        self._flat = None
-        self._log_weights = None
-        self._binary = None
         self.table_dtype = _check_table_dtype(table_dtype)
         # Markov gauge: every row sums to 1 (or is dead), so every right environment is constant
         sums = [W.sum(axis=(1, 2)) for W in W_list]
@@ -105,8 +101,6 @@ class SparseMPS(MPSBase):
 
     def to_dense_mps(self):
         """The same distribution with dense cores (a ProbMPS); only for moderate bond dimension."""
-        from .dense import ProbMPS
-
         P = ProbMPS(self.dense_cores())
         P.log_scale += self.log_scale
         return P
@@ -142,14 +136,16 @@ class SparseMPS(MPSBase):
         return out
 
     def _flat_cores(self):
-        if self._flat is None:
-            sizes = [W.size for W in self.weights]
-            core_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            env_off = np.concatenate([[0], np.cumsum(self._chis)]).astype(np.int64)
-            nxt = np.concatenate([nx.ravel() for nx in self.next_states])
-            W = np.concatenate([W.ravel() for W in self.weights])
-            self._flat = (nxt, W, core_off, env_off, np.asarray(self._chis, dtype=np.int64))
-        return self._flat
+        """(next states, weights, core offsets, environment offsets, chis) flattened for the block kernels."""
+        return self._cached("flat_cores", self._build_flat_cores)
+
+    def _build_flat_cores(self):
+        sizes = [W.size for W in self.weights]
+        core_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        env_off = np.concatenate([[0], np.cumsum(self._chis)]).astype(np.int64)
+        nxt = np.concatenate([nx.ravel() for nx in self.next_states])
+        W = np.concatenate([W.ravel() for W in self.weights])
+        return nxt, W, core_off, env_off, np.asarray(self._chis, dtype=np.int64)
 
     def _right_sweep_block(self, tilts, store: bool, logr=None):
         """Per-sample right environments (kernel right_sweep_blocks, one call for the whole chain).
@@ -204,7 +200,8 @@ class SparseMPS(MPSBase):
         """The same MPS whose Markov-gauge sampler reads tables of another precision (float32 or float64)."""
         out = SparseMPS.__new__(SparseMPS)
         out.__dict__.update(self.__dict__)
-        out.table_dtype, out._binary = _check_table_dtype(table_dtype), None
+        out._reset_caches()  # the binary tables depend on table_dtype (the other caches are rebuilt as they were)
+        out.table_dtype = _check_table_dtype(table_dtype)
         return out
 
     @property
@@ -249,27 +246,28 @@ class SparseMPS(MPSBase):
         Sites whose next states are the shift register (2 a + x) mod chi_{i+1}, chi_{i+1} a power of
         two (finite-range models), store no next-state table.
         """
-        if self._binary is None:
-            tables, nxts, nxt_off, masks, off = [], [], [], [], 0
-            for i, (nx, W) in enumerate(zip(self.next_states, self.weights)):
-                W, nx = W[:, :, 0], nx[:, :, 0]
-                total = W.sum(axis=1)
-                total = np.where(total > 0, total, 1.0)
-                tables.append(mkern.signed_table(W[:, 0] / total, W[:, 1] / total, self.table_dtype))
-                chi_next = self._chis[i + 1]
-                shift = (2 * np.arange(W.shape[0])[:, None] + np.arange(2)[None, :]) % chi_next
-                if chi_next & (chi_next - 1) == 0 and np.all((nx == shift) | (W == 0)):
-                    nxt_off.append(-1)
-                else:
-                    nxt_off.append(off)
-                    nxts.append(nx.ravel())
-                    off += nx.size
-                masks.append(chi_next - 1)
-            table_off = np.concatenate([[0], np.cumsum([t.size for t in tables])]).astype(np.int64)
-            nxt = np.concatenate(nxts) if nxts else np.zeros(1, dtype=np.int64)
-            self._binary = (np.concatenate(tables), table_off, nxt, np.asarray(nxt_off, dtype=np.int64),
-                            np.asarray(masks, dtype=np.int64))
-        return self._binary
+        return self._cached("binary_tables", self._build_binary_tables)
+
+    def _build_binary_tables(self):
+        tables, nxts, nxt_off, masks, off = [], [], [], [], 0
+        for i, (nx, W) in enumerate(zip(self.next_states, self.weights)):
+            W, nx = W[:, :, 0], nx[:, :, 0]
+            total = W.sum(axis=1)
+            total = np.where(total > 0, total, 1.0)
+            tables.append(mkern.signed_table(W[:, 0] / total, W[:, 1] / total, self.table_dtype))
+            chi_next = self._chis[i + 1]
+            shift = (2 * np.arange(W.shape[0])[:, None] + np.arange(2)[None, :]) % chi_next
+            if chi_next & (chi_next - 1) == 0 and np.all((nx == shift) | (W == 0)):
+                nxt_off.append(-1)
+            else:
+                nxt_off.append(off)
+                nxts.append(nx.ravel())
+                off += nx.size
+            masks.append(chi_next - 1)
+        table_off = np.concatenate([[0], np.cumsum([t.size for t in tables])]).astype(np.int64)
+        nxt = np.concatenate(nxts) if nxts else np.zeros(1, dtype=np.int64)
+        return (np.concatenate(tables), table_off, nxt, np.asarray(nxt_off, dtype=np.int64),
+                np.asarray(masks, dtype=np.int64))
 
     def table_log_prob(self, X) -> np.ndarray:
         """log q(x) of the law the sampler draws from (equal to log_prob but for binary Markov automata,
@@ -282,10 +280,11 @@ class SparseMPS(MPSBase):
         return out
 
     def _logw(self):
-        if self._log_weights is None:
+        def build():
             with np.errstate(divide="ignore"):
-                self._log_weights = np.log(self._flat_cores()[1])
-        return self._log_weights
+                return np.log(self._flat_cores()[1])
+
+        return self._cached("log_weights", build)
 
     def _sample_chunk_seeded(self, seeds, X, logp):
         """Markov-gauge sampling with one SplitMix64 stream per sample; fills X, logp.
@@ -303,9 +302,7 @@ class SparseMPS(MPSBase):
         nxt, W, core_off, env_off, _ = self._flat_cores()
         n = u.shape[0]
         if tilts is None:
-            if self._shared_right is None:
-                self._shared_right = np.concatenate([r[0] for r in self._right_envs()[0]])[:, None]
-            R = self._shared_right
+            R = self._cached("shared_right", lambda: np.concatenate([r[0] for r in self._right_envs()[0]])[:, None])
             w = np.ones((1, self.n_sites, self.d))
         else:
             w = np.ascontiguousarray(tilts)
@@ -344,24 +341,19 @@ class EmittedMPS(EmissionMixin, SparseMPS):
         self.n_sites, self.d = clean.n_sites, self.K.shape[0]
         self.log_scale = clean.log_scale
         self._chis = clean.bond_dims
-        self._expanded = None
-        self._log_norm_cache = None
-        self._shared_right = None
-        self._flat = None
-        self._log_weights = None
-        self._binary = None
         self.table_dtype = clean.table_dtype
 
     def _expand(self):
-        if self._expanded is None:
-            nxts, Ws = [], []
-            for nx, W in zip(self.clean.next_states, self.clean.weights):
-                cl, d, k = W.shape
-                Ws.append((self.K[None, :, :, None] * W[:, None, :, :]).reshape(cl, self.d, d * k))
-                nxts.append(np.broadcast_to(nx[:, None, :, :], (cl, self.d, d, k)).reshape(cl, self.d, d * k))
-            expanded = SparseMPS(*_drop_empty_entries(nxts, Ws))
-            self._expanded = (expanded.next_states, expanded.weights, expanded.k, expanded._markov)
-        return self._expanded
+        return self._cached("expanded", self._build_expanded)
+
+    def _build_expanded(self):
+        nxts, Ws = [], []
+        for nx, W in zip(self.clean.next_states, self.clean.weights):
+            cl, d, k = W.shape
+            Ws.append((self.K[None, :, :, None] * W[:, None, :, :]).reshape(cl, self.d, d * k))
+            nxts.append(np.broadcast_to(nx[:, None, :, :], (cl, self.d, d, k)).reshape(cl, self.d, d * k))
+        expanded = SparseMPS(*_drop_empty_entries(nxts, Ws))
+        return expanded.next_states, expanded.weights, expanded.k, expanded._markov
 
     next_states = property(lambda self: self._expand()[0])
     weights = property(lambda self: self._expand()[1])
