@@ -77,7 +77,10 @@ def tn_row(kind, L, beta, chi, budget, seed):
     per_sample = (time.perf_counter() - t) / 256  # one independent proposal draw with its log q, 2 cores
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
-    chain = mh.run(100, WALKERS, seed=seed, max_seconds=budget)
+    mh.run(5, WALKERS, seed=seed + 1000, burn_in=0)  # pilot: seconds per step, so that the chain fills the budget
+    per_step = (time.perf_counter() - t) / 5
+    t = time.perf_counter()
+    chain = mh.run(max(100, int(0.7 * budget / per_step)), WALKERS, seed=seed, max_seconds=budget)
     row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
     row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in, sample_us=1e6 * per_sample)
     return row

@@ -17,7 +17,7 @@ whose Metropolis-Hastings correction makes Monte Carlo exact at any size.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .automaton import finite_range
 from .base import LatticeModel, check_range, check_size
@@ -26,13 +26,13 @@ EXACT_MAX_STATES = 2**12  # the exact MPS (bond d^W) is offered up to this bond 
 DISORDER = ("none", "pm_j")
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _table_energy(G, site, vertical, horizontal, out):
     """out[s] = E(G[s]) for configurations G (n, L, W) and the tables of Grid2D (its module docstring);
     vertical has W - 1 bonds per column (open) or W (periodic: bond W-1 joins rows W-1 and 0)."""
     n, L, W = G.shape
     nv = vertical.shape[1]
-    for s in prange(n):
+    for s in range(n):  # serial: a few ns per site, less than waking a thread pool per call
         e = 0.0
         for c in range(L):
             for r in range(W):
