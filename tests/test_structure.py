@@ -94,3 +94,47 @@ def test_version_written_once():
     assert version("tnddm") == tnddm.__version__
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject and tnddm.__version__ not in pyproject
+
+
+@pytest.mark.parametrize("kind", sorted(INSTANCES))
+def test_model_behaviour_lives_on_the_model(kind):
+    """Annealing parameter, local update, typical state and geometry come from the model, not from kind tables."""
+    from tnddm.mcmc.local import LOCAL_UPDATES, local_update_of
+
+    model = INSTANCES[kind]()
+    if model.anneal_parameter is not None:
+        assert model.anneal_parameter in model.to_spec()
+    if model.local_update is not None:
+        assert model.local_update in LOCAL_UPDATES
+        assert local_update_of(model) is LOCAL_UPDATES[model.local_update]
+    geo = model.geometry()
+    assert geo.n_sites == model.n_sites
+    assert np.all(geo.edges < model.n_sites)
+    X = model.typical_state(5, np.random.default_rng(0))
+    assert X.shape == (5, model.n_sites) and np.all(np.isfinite(model.log_weight(X)))
+
+
+def test_name_tables_match_their_public_tuples():
+    from tnddm.mcmc import proposals
+    from tnddm.noise import NOISE_KINDS, NOISES
+    from tnddm.validate import gaussian_samplers, samplers
+
+    assert tuple(NOISES) == NOISE_KINDS
+    assert tuple(proposals.TRUNCATIONS) == proposals.METHODS
+    assert set(samplers._PRODUCT_KERNELS) | set(samplers._INTERVAL_STEPS) == set(samplers.SAMPLERS)
+    assert tuple(gaussian_samplers._GAUSSIAN_STEPS) == gaussian_samplers.GAUSSIAN_SAMPLERS
+    for bad, call in [("noise kind", lambda: __import__("tnddm.noise").noise.make_noise({"kind": "nope"})),
+                      ("method", lambda: proposals.truncate(lattice.IsingChain(4, 0.3).mps(), 1, method="nope")),
+                      ("sampler", lambda: samplers.sample("nope", None, 1, [1.0, 0.0]))]:
+        with pytest.raises(ValueError, match=bad):
+            call()
+
+
+def test_one_home_for_distances():
+    from tnddm import divergences
+    from tnddm.learn import kl_from_exact_samples
+    from tnddm.mcmc.proposals import kl_divergence
+    from tnddm.validate import histogram_tv, kl, tv
+
+    assert kl is divergences.kl and tv is divergences.tv and histogram_tv is divergences.histogram_tv
+    assert kl_divergence is divergences.kl_enumerated and kl_from_exact_samples is divergences.kl_from_exact_samples

@@ -22,7 +22,7 @@ __all__ = ["ProbMPS", "SparseMPS", "BornMPS", "MPSBase", "Diffusion", "noise", "
 
 #: subpackages imported on first use (`tnddm.lattice`, ...), which keeps `import tnddm` light
 LAZY_SUBMODULES = ("lattice", "mcmc", "observables", "validate", "learn", "io", "goodness_of_fit", "gaussian",
-                   "distributed", "bridges", "rng", "cli", "cards")
+                   "distributed", "bridges", "rng", "cli", "cards", "divergences")
 
 
 def __getattr__(name):

@@ -402,13 +402,28 @@ class RandomWalk(Noise):
         return f"RandomWalk(m={self.m}, rate={self.rate:g}, ring={self.ring})"
 
 
-NOISE_KINDS = ("flip", "mask", "biased_flip", "random_walk", "rates")
+def _rates_noise(spec, d):
+    if "Q" not in spec:
+        raise ValueError("noise.Q (the rate matrix) is required for the noise kind 'rates'")
+    return Noise(spec.pop("Q"), spec.pop("d", None), spec.pop("schedule", None), **spec)
+
+
+#: the noise kinds of make_noise by name: build(parameters, model d) -> Noise (parameters without "kind")
+NOISES = {
+    "flip": lambda spec, d: Flip(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec),
+    "mask": lambda spec, d: Mask(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec),
+    "biased_flip": lambda spec, d: BiasedFlip(**spec),
+    "random_walk": lambda spec, d: RandomWalk(spec.pop("m", d), spec.pop("rate", 1.0), spec.pop("ring", True),
+                                              spec.pop("schedule", None), **spec),
+    "rates": _rates_noise,
+}
+NOISE_KINDS = tuple(NOISES)
 
 
 def make_noise(spec, d: int = 2) -> Noise:
     """A Noise from an instance or a dict such as {"kind": "flip", "rate": 1.0, "schedule": "linear"}.
 
-    Kinds: flip, mask, biased_flip, random_walk ({"kind": "random_walk", "rate": 1.0, "ring": true};
+    Kinds (NOISES): flip, mask, biased_flip, random_walk ({"kind": "random_walk", "rate": 1.0, "ring": true};
     m defaults to the model's d), rates ({"kind": "rates", "Q": [[...]]}).
 
     Args:
@@ -423,14 +438,6 @@ def make_noise(spec, d: int = 2) -> Noise:
         raise ValueError(f"noise must be a Noise or a dict with a 'kind'; got {type(spec).__name__}")
     spec = dict(spec)
     kind = str(spec.pop("kind", "flip")).lower()
-    if kind == "flip":
-        return Flip(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec)
-    if kind == "mask":
-        return Mask(spec.pop("rate", 1.0), spec.pop("d", d), spec.pop("schedule", None), **spec)
-    if kind == "biased_flip":
-        return BiasedFlip(**spec)
-    if kind == "random_walk":
-        return RandomWalk(spec.pop("m", d), spec.pop("rate", 1.0), spec.pop("ring", True), spec.pop("schedule", None), **spec)
-    if kind == "rates":
-        return Noise(spec.pop("Q"), spec.pop("d", None), spec.pop("schedule", None), **spec)
-    raise ValueError(f"noise kind must be one of {', '.join(NOISE_KINDS)}; got {kind!r}")
+    if kind not in NOISES:
+        raise ValueError(f"noise kind must be one of {', '.join(NOISE_KINDS)}; got {kind!r}")
+    return NOISES[kind](spec, d)

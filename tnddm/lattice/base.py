@@ -5,6 +5,7 @@ import numpy as np
 
 from .._checks import as_configs, check_int, check_real
 from .._memory import check_allocation, format_bytes
+from .geometry import LatticeGeometry
 
 
 class LatticeModel:
@@ -18,6 +19,25 @@ class LatticeModel:
     d: int
     kind: str
     _automaton = None
+
+    #: the parameter a Monte Carlo training loop anneals (tnddm.learn.TrainingLoop); None: not annealable
+    anneal_parameter: str | None = None
+    #: the local Monte Carlo update that leaves pi invariant, a name in tnddm.mcmc.local.LOCAL_UPDATES; None: none
+    local_update: str | None = None
+
+    def geometry(self) -> LatticeGeometry:
+        """The lattice: L columns of W sites (a chain is L = N, W = 1), column-major, periodic columns or not."""
+        return LatticeGeometry(getattr(self, "length", self.n_sites), getattr(self, "width", 1),
+                               bool(getattr(self, "periodic", False)))
+
+    def typical_state(self, n: int, rng) -> np.ndarray:
+        """n starting configurations of positive probability for Monte Carlo walkers (default: uniform random states).
+
+        Args:
+            n: number of configurations.
+            rng: numpy Generator.
+        """
+        return rng.integers(0, self.d, size=(n, self.n_sites))
 
     #: bytes per (left state, symbol) entry of the exact automaton: log-weights, transition probabilities,
     #: next states (automaton, SparseMPS and the sampling kernels' flat copies) and the observable tables

@@ -35,6 +35,8 @@ class Fredkin(LatticeModel):
 
     d = 2
     kind = "fredkin"
+    anneal_parameter = "c"
+    local_update = "fredkin_exchange"
 
     def __init__(self, n_sites, c):
         self.n_sites = check_size(n_sites, "n_sites", 2)
@@ -108,6 +110,19 @@ class Fredkin(LatticeModel):
         profile = self.mean_heights()
         return {"log_z": self.log_z(), "mean_area": float(profile.sum()), "mean_mid_height": float(profile[self.n_sites // 2 - 1]),
                 "mean_height_profile": profile}
+
+    def typical_state(self, n: int, rng=None) -> np.ndarray:
+        """n copies of the most probable Dyck path: pi ∝ r^(A/2), r = c / (1 - c), A the area, so the mode is the
+        flat path 1010... (least area) for c <= 1/2 and the single mountain 1...10...0 (most area) for c > 1/2.
+        Starting there matters above c = 1/2: local moves do not lift flat paths to the tall ones that dominate pi.
+
+        Args:
+            n: number of configurations.
+            rng: unused (the mode is deterministic).
+        """
+        half = self.n_sites // 2
+        path = np.array([1] * half + [0] * half) if self.c > 0.5 else np.tile([1, 0], half)
+        return np.tile(path.astype(np.int64), (n, 1))
 
     def _params(self):
         return {"n_sites": self.n_sites, "c": self.c}

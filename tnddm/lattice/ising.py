@@ -12,38 +12,9 @@ import numpy as np
 from .automaton import finite_range
 from .._checks import check_real
 from .base import LatticeModel, check_precision, check_range, check_size
+from .geometry import lattice_bonds  # noqa: F401  (re-exported: tnddm.lattice.ising.lattice_bonds)
 
 BETA_C = float(np.log(1 + np.sqrt(2)) / 2)  # critical inverse temperature of the square lattice (J = 1)
-
-
-def lattice_bonds(length: int, width: int, periodic: bool) -> np.ndarray:
-    """Nearest-neighbour bonds (i, j), i < j, of an L x W lattice in column-major order.
-
-    Order: site by site (n = c*W + r), first the bond within the column (to r + 1, or the closing
-    bond (c*W, n) of a cylinder at r = W - 1), then the bond to the next column (n + W).
-
-    Args:
-        length: L columns.
-        width: W sites per column.
-        periodic: close every column into a ring.
-
-    Returns:
-        Integer array (bonds, 2).
-    """
-    n = np.arange(length * width, dtype=np.int64)
-    c, r = n // width, n % width
-    within = np.where(r + 1 < width, n + 1, -1)
-    if periodic:
-        within = np.where(r + 1 < width, within, c * width)
-        first = np.where(r + 1 < width, n, c * width)  # the closing bond is (c*W, n)
-        second = np.where(r + 1 < width, n + 1, n)
-    else:
-        first, second = n, within
-    has_within = (r + 1 < width) | bool(periodic)
-    has_next = c + 1 < length
-    pairs = np.stack([np.stack([first, second], axis=1), np.stack([n, n + width], axis=1)], axis=1)  # (N, 2, 2)
-    keep = np.stack([has_within, has_next], axis=1)
-    return pairs[keep].reshape(-1, 2)
 
 
 class _GridModel(LatticeModel):
@@ -131,6 +102,8 @@ class Ising(_GridModel):
 
     d = 2
     kind = "ising"
+    anneal_parameter = "beta"
+    local_update = "spin_flip"
 
     def __init__(self, length, width, beta, J=1.0, h=0.0, periodic=False):
         self._setup_grid(length, width, periodic)
@@ -267,6 +240,7 @@ class PottsCylinder(_GridModel):
     """
 
     kind = "potts_cylinder"
+    anneal_parameter = "beta"
 
     def __init__(self, length, width, q, beta, J=1.0):
         self.d = check_size(q, "q", 2)

@@ -22,40 +22,29 @@ import time
 import numpy as np
 
 from .._checks import as_configs, check_nonnegative_int
+from ..divergences import kl_from_exact_samples, mean_and_stderr  # noqa: F401  (kl_from_exact_samples re-exported)
 from ..rng import as_generator, generator_from_state
 from .born import BornTrainer
 from .train import EpochTrainer, Trainer
 
 TRAINERS = {"1-norm": Trainer, "born": BornTrainer}  # trainer class by the model form recorded in its state
 
-ANNEAL_PARAMETER = {"fredkin": "c", "ising_chain": "beta", "ising_cylinder": "beta", "ising_strip": "beta",
-                    "potts_cylinder": "beta"}
 
+def __getattr__(name):
+    if name == "ANNEAL_PARAMETER":  # deprecated: the models carry it (LatticeModel.anneal_parameter)
+        from .._deprecation import warn_deprecated
+        from ..lattice import MODELS
 
-def kl_from_exact_samples(pi, model, n: int, seed=None) -> tuple[float, float]:
-    """KL(pi || model) = E_pi[log pi - log model] and its standard error from n exact samples of pi.
-
-    pi: anything whose .sample(n, seed) returns exact samples with their log pi (a lattice model, an MPS).
-    """
-    X, log_pi = pi.sample(n, seed=seed)
-    return _mean_and_stderr(log_pi - model.log_prob(X))
-
-
-def _mean_and_stderr(values) -> tuple[float, float]:
-    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+        warn_deprecated("tnddm.learn.loop.ANNEAL_PARAMETER", "model.anneal_parameter")
+        return {kind: cls.anneal_parameter for kind, cls in MODELS.items() if cls.anneal_parameter is not None}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_initial(model, n_walkers: int, rng) -> np.ndarray:
-    """Start walkers where pi > 0: uniform random spins, or for Fredkin its most probable Dyck path.
-
-    Fredkin: pi ∝ r^(A/2) with r = c / (1 - c) and A the area, so the mode is the flat path 1010...
-    (least area) for c <= 1/2 and the single mountain 1...10...0 (most area) for c > 1/2. Starting
-    there matters above c = 1/2: local moves do not lift flat paths to the tall ones that dominate pi.
-    """
-    if getattr(model, "kind", None) == "fredkin":
-        half = model.n_sites // 2
-        path = np.array([1] * half + [0] * half) if model.c > 0.5 else np.tile([1, 0], half)
-        return np.tile(path.astype(np.int64), (n_walkers, 1))
+    """Start walkers where pi > 0: the model's typical_state (uniform random spins; for Fredkin its most probable
+    Dyck path, see Fredkin.typical_state), or uniform random states for a model without one."""
+    if callable(getattr(model, "typical_state", None)):
+        return model.typical_state(n_walkers, rng)
     return rng.integers(0, model.d, size=(n_walkers, model.n_sites))
 
 
@@ -72,17 +61,13 @@ def model_at(target, parameter: str, value: float):
 
 def local_moves(model, X, sweeps: int, rng) -> np.ndarray:
     """sweeps sweeps of the model's local Metropolis moves on every walker (Ising spins or Fredkin exchanges)."""
-    from ..mcmc.local import fredkin_exchange, ising_metropolis
+    from ..mcmc.local import local_update_of
 
-    kind = getattr(model, "kind", "")
-    if kind == "fredkin":
-        chain = fredkin_exchange(model, 1, X.shape[0], sweeps_per_step=sweeps, initial=X, seed=rng,
-                                 observables=lambda Z: {})
-    elif kind in ("ising_chain", "ising_cylinder", "ising_strip"):
-        chain = ising_metropolis(model, 1, X.shape[0], sweeps_per_step=sweeps, initial=X, seed=rng,
-                                 observables=lambda Z: {})
-    else:
-        raise ValueError(f"local_sweeps > 0 needs an Ising or Fredkin model; got {kind!r}")
+    try:
+        update = local_update_of(model)
+    except ValueError:
+        raise ValueError(f"local_sweeps > 0 needs an Ising or Fredkin model; got {getattr(model, 'kind', '')!r}") from None
+    chain = update(model, 1, X.shape[0], sweeps_per_step=sweeps, initial=X, seed=rng, observables=lambda Z: {})
     return np.asarray(chain.state, dtype=np.int64)
 
 
@@ -121,7 +106,7 @@ class TrainingLoop:
         if anneal is not None:
             if not isinstance(anneal, dict) or "start" not in anneal:
                 raise ValueError("anneal must be None or a dict with 'start' (and optional 'rounds', 'parameter')")
-            anneal = {"parameter": anneal.get("parameter", ANNEAL_PARAMETER.get(target.kind)),
+            anneal = {"parameter": anneal.get("parameter", getattr(target, "anneal_parameter", None)),
                       "start": float(anneal["start"]), "rounds": int(anneal.get("rounds", 10))}
             if anneal["parameter"] is None:
                 raise ValueError(f"anneal needs 'parameter' for a {target.kind} model")
@@ -166,7 +151,7 @@ class TrainingLoop:
             X, logp = pi.sample(self.config["kl_samples"], seed=12345)
             self._kl_cache = {key: (X, logp)}
         X, logp = self._kl_cache[key]
-        return _mean_and_stderr(logp - model.log_prob(X))
+        return mean_and_stderr(logp - model.log_prob(X))
 
     # ---- one round ---------------------------------------------------------------------------
     def run_round(self) -> dict:

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from ..lattice.fredkin import heights, is_dyck  # noqa: F401  (is_dyck re-exported)
-from ..lattice.ising import lattice_bonds
+from ..lattice.geometry import LatticeGeometry
 from .._checks import as_configs, check_nonnegative_int
 from ..rng import as_generator
 from .chain import Chain, record_observables
@@ -133,49 +133,24 @@ def _fredkin_kernel(X, c, n_moves, dynamics, seed):
 
 
 # ---- geometry -----------------------------------------------------------------------------------
-class IsingGeometry:
-    """L columns of W sites, column-major n = c*W + r; periodic closes each column into a ring (W >= 3)."""
+def _spin_flip_model(model) -> bool:
+    # IsingGrid (tnddm/lattice/grid.py) does not declare local_update yet: recognised by its kind until it does
+    return getattr(model, "local_update", None) == "spin_flip" or getattr(model, "kind", None) == "ising_grid"
 
-    def __init__(self, length: int, width: int = 1, periodic: bool = False):
-        length, width = check_nonnegative_int(length, "length"), check_nonnegative_int(width, "width")
-        if length < 1 or width < 1 or length * width < 2:
-            raise ValueError(f"length and width must be >= 1 with at least 2 sites; got {length} x {width}")
-        if periodic and width < 3:
-            raise ValueError(f"a periodic column needs width >= 3; got width = {width}")
-        self.length, self.width, self.periodic = length, width, bool(periodic)
-        self.n_sites = length * width
-        self.edges = lattice_bonds(length, width, periodic)
-        deg = np.bincount(self.edges.ravel(), minlength=self.n_sites)
-        nbr = np.full((self.n_sites, max(1, deg.max())), -1, dtype=np.int64)
-        fill = np.zeros(self.n_sites, dtype=np.int64)
-        for i, j in self.edges:
-            nbr[i, fill[i]] = j
-            fill[i] += 1
-            nbr[j, fill[j]] = i
-            fill[j] += 1
-        self.neighbours, self.degree = nbr, deg.astype(np.int64)
 
-    def neighbour_couplings(self, J_edges) -> np.ndarray:
-        """(N, max degree) couplings Jn[i, k] of site i to neighbours[i, k], from one J per edge (in edges order)."""
-        J_edges = np.broadcast_to(np.asarray(J_edges, dtype=float), (len(self.edges),))
-        lookup = {}
-        for (i, j), Jij in zip(self.edges, J_edges):
-            lookup[(int(i), int(j))] = lookup[(int(j), int(i))] = float(Jij)
-        Jn = np.zeros(self.neighbours.shape)
-        for i in range(self.n_sites):
-            for k in range(self.degree[i]):
-                Jn[i, k] = lookup[(i, int(self.neighbours[i, k]))]
-        return Jn
+class IsingGeometry(LatticeGeometry):
+    """A LatticeGeometry with the Ising energy and statistics of spins s = 2x - 1 (uniform J and h, or an IsingGrid's
+    per-bond couplings)."""
 
     @classmethod
     def from_model(cls, model) -> "IsingGeometry":
-        """Geometry of a tnddm.lattice Ising model (IsingChain, IsingCylinder, IsingStrip or IsingGrid)."""
-        name = type(model).__name__
-        if name == "IsingChain":
-            return cls(model.n_sites, 1, False)
-        if name in ("IsingCylinder", "IsingStrip", "IsingGrid"):
-            return cls(model.length, model.width, name == "IsingCylinder" or bool(getattr(model, "periodic", False)))
-        raise ValueError(f"model must be an IsingChain, IsingCylinder, IsingStrip or IsingGrid; got {name}")
+        """Geometry of a tnddm.lattice Ising model (one whose local update is "spin_flip": Ising, IsingChain,
+        IsingCylinder, IsingStrip, IsingGrid), from model.geometry()."""
+        if not _spin_flip_model(model):
+            raise ValueError(f"model must be a tnddm.lattice Ising model (Ising, IsingChain, IsingCylinder, IsingStrip, "
+                             f"IsingGrid: local_update 'spin_flip'); got {type(model).__name__}")
+        geo = model.geometry()
+        return cls(geo.length, geo.width, geo.periodic)
 
     def grid_couplings(self, model) -> tuple[np.ndarray, np.ndarray]:
         """(J per edge, h per site) of an IsingGrid on this geometry: a bond within column c joining rows r and
@@ -243,7 +218,7 @@ def _ising_setup(geometry, beta, J, h, n_walkers, initial, rng, observables):
     if not isinstance(geometry, IsingGeometry):
         model = geometry
         geometry = IsingGeometry.from_model(model)
-        if type(model).__name__ == "IsingGrid":
+        if getattr(model, "J_vertical", None) is not None:  # per-bond couplings (IsingGrid)
             if J is not None or h is not None:
                 raise ValueError("an IsingGrid carries its own couplings and fields; do not pass J or h")
             grid = geometry.grid_couplings(model)
@@ -360,6 +335,20 @@ def fredkin_exchange(n_sites, n_steps: int, n_walkers: int = 64, c=None, sweeps_
 
     return _run(step, X, n_steps, burn_in, observables, rng, progress, "fredkin-" + rule,
                 {"c": float(c), "rule": rule, "sweeps_per_step": sweeps_per_step})
+
+
+#: local updates by name (LatticeModel.local_update): update(model, n_steps, n_walkers, sweeps_per_step=, initial=,
+#: seed=, observables=) -> Chain
+LOCAL_UPDATES = {"spin_flip": ising_metropolis, "fredkin_exchange": fredkin_exchange}
+
+
+def local_update_of(model):
+    """The local Monte Carlo update of a lattice model (LOCAL_UPDATES[model.local_update]); ValueError if it has none."""
+    name = "spin_flip" if _spin_flip_model(model) else getattr(model, "local_update", None)
+    if name not in LOCAL_UPDATES:
+        raise ValueError(f"{getattr(model, 'kind', type(model).__name__)} has no local Monte Carlo update "
+                         f"(models with one: local_update in {sorted(LOCAL_UPDATES)}; Ising and Fredkin)")
+    return LOCAL_UPDATES[name]
 
 
 # ---- baselines as their best users run them: whole runs in compiled code ---------------------------

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..divergences import kl_enumerated as kl_divergence  # noqa: F401  (re-exported)
 from ..mps import BornMPS, MPSBase, ProbMPS
 from ..mps.born import right_canonical, svd_truncation
 
@@ -157,18 +158,34 @@ def truncate_born(mps: MPSBase, chi: int, sweeps: int = 2) -> BornMPS:
     return compress(BornMPS.from_automaton(mps), _check_chi(chi), sweeps=sweeps)[0]
 
 
+def _truncate_born_unmixed(mps: MPSBase, chi: int, mix: float) -> BornMPS:
+    if mix > 0:
+        raise ValueError(f"mix applies to methods 'lump' and 'svd', not 'born'; got mix = {mix}")
+    return truncate_born(mps, chi)
+
+
+def _truncate_lumped_mixed(mps: MPSBase, chi: int, mix: float) -> ProbMPS:
+    Q = truncate_lumped(mps, chi)
+    return mix_uniform(Q, mix) if mix > 0 else Q
+
+
+#: truncations by name: truncate(mps, chi, mix) -> MPS of bond <= chi (module docstring)
+TRUNCATIONS = {"lump": _truncate_lumped_mixed, "svd": truncate_svd, "born": _truncate_born_unmixed}
+assert tuple(TRUNCATIONS) == METHODS
+
+
 def truncate(mps: MPSBase, chi: int, method: str = "lump", mix: float = 0.0) -> MPSBase:
-    """Approximate MPS of bond <= chi with exact log-probabilities (module docstring)."""
-    if method not in METHODS:
+    """Approximate MPS of bond <= chi with exact log-probabilities (module docstring).
+
+    Args:
+        mps: the MPS to truncate.
+        chi: the largest bond dimension.
+        method: a name in TRUNCATIONS ("lump", "svd", "born").
+        mix: weight of the uniform law mixed in ("lump" and "svd" only).
+    """
+    if not isinstance(method, str) or method not in TRUNCATIONS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    if method == "born":
-        if mix > 0:
-            raise ValueError(f"mix applies to methods 'lump' and 'svd', not 'born'; got mix = {mix}")
-        return truncate_born(mps, chi)
-    if method == "lump":
-        Q = truncate_lumped(mps, chi)
-        return mix_uniform(Q, mix) if mix > 0 else Q
-    return truncate_svd(mps, chi, mix)
+    return TRUNCATIONS[method](mps, chi, mix)
 
 
 def as_proposal(model, chi: int | None = None, method: str = "lump", mix: float = 0.0) -> MPSBase:
@@ -194,14 +211,3 @@ def as_proposal(model, chi: int | None = None, method: str = "lump", mix: float 
     if chi is not None and _check_chi(chi) < max(P.bond_dims):
         return truncate(P, chi, method=method, mix=mix)
     return mix_uniform(P, mix) if mix > 0 else P
-
-
-def kl_divergence(log_target_normalised, proposal: MPSBase, X) -> float:
-    """KL(pi || Q) = sum_x pi(x) (log pi(x) - log Q(x)) over an enumeration X (small N only)."""
-    lp = np.asarray(log_target_normalised, dtype=float)
-    lq = proposal.log_prob(X)
-    p = np.exp(lp)
-    on = p > 0
-    if np.any(~np.isfinite(lq[on])):
-        return float("inf")
-    return float(np.sum(p[on] * (lp[on] - lq[on])))

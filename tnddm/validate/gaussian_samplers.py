@@ -22,6 +22,7 @@ import numpy as np
 
 from .._checks import check_time_grid
 from .._deprecation import alias
+from ..divergences import empirical_tv
 from ..gaussian import GaussianDiffusion
 from ..goodness_of_fit import config_index
 from ..rng import as_generator
@@ -382,8 +383,7 @@ def deterministic_law_error(name: str, gd: GaussianDiffusion, times: np.ndarray,
 
 def rounded_tv(samples, pi_dense) -> float:
     """TV between the empirical law of rounded samples and the exact law pi (enumerable N)."""
-    emp = np.bincount(config_index(samples, 2), minlength=pi_dense.size) / len(samples)
-    return float(0.5 * np.abs(emp - pi_dense).sum())
+    return empirical_tv(samples, pi_dense, 2)
 
 
 def l2_error(samples, pi_dense) -> tuple[float, float]:

@@ -21,6 +21,7 @@ import numpy as np
 from .._checks import check_nonnegative_int, check_time_grid
 from .._memory import check_allocation
 from ..diffusion import Diffusion
+from ..divergences import histogram_tv, kl, row_kl, tv  # noqa: F401  (re-exported: tnddm.validate.kl, ...)
 from ..goodness_of_fit import all_configs
 from ..rng import as_generator
 from .oracle import ExactOracle
@@ -74,31 +75,6 @@ def _push(vec, w, cols, A) -> np.ndarray:
         vec[cols] += w @ A
         return vec
     return vec + np.bincount(cols.ravel(), weights=(w[:, None] * A).ravel(), minlength=vec.size)
-
-
-def kl(p, q) -> float:
-    """KL(p || q) = sum p log(p / q) (inf if q = 0 where p > 0)."""
-    p, q = np.asarray(p), np.asarray(q)
-    live = p > 0
-    if np.any(q[live] <= 0):
-        return float("inf")
-    return float(np.sum(p[live] * (np.log(p[live]) - np.log(q[live]))))
-
-
-def row_kl(P, Q) -> np.ndarray:
-    """KL(P[x] || Q[x]) for every row x of two transition matrices (inf where Q = 0 < P)."""
-    live = P > 0
-    if np.any(live & (Q <= 0)):
-        bad = np.any(live & (Q <= 0), axis=1)
-    else:
-        bad = np.zeros(P.shape[0], dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(live, P * (np.log(np.where(live, P, 1.0)) - np.log(np.where(live & (Q > 0), Q, 1.0))), 0.0)
-    return np.where(bad, np.inf, terms.sum(axis=1))
-
-
-def tv(p, q) -> float:
-    return float(0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum())
 
 
 class ExactProcess:
@@ -510,12 +486,3 @@ def _mc_summary(values, return_values: bool) -> dict:
     if not np.all(np.isfinite(values)):
         return {"kl": float("inf"), "stderr": float("nan"), "n": n, **extra}
     return {"kl": float(values.mean()), "stderr": float(values.std(ddof=1) / np.sqrt(n)), "n": n, **extra}
-
-
-def histogram_tv(values, reference) -> float:
-    """TV distance between the empirical laws of a discrete statistic (e.g. energy, magnetisation)."""
-    values, reference = np.asarray(values), np.asarray(reference)
-    keys, inv = np.unique(np.concatenate([values, reference]), return_inverse=True)
-    a = np.bincount(inv[: len(values)], minlength=len(keys)) / len(values)
-    b = np.bincount(inv[len(values):], minlength=len(keys)) / len(reference)
-    return tv(a, b)
