@@ -54,3 +54,16 @@ def perturb_site(P: ProbMPS, site: int, factor: float = 1.05) -> ProbMPS:
     cores = [A.copy() for A in P.dense_cores()]
     cores[site][:, 0, :] *= factor
     return ProbMPS(cores)
+
+
+def run_cli(argv, capsys):
+    """Run the tnddm CLI in-process; return (exit code, stdout, stderr)."""
+    from tnddm.cli import main
+
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -4,19 +4,13 @@ import json
 import numpy as np
 import pytest
 
-from tnddm.cli import SUBCOMMANDS, cli, main
+from tnddm.cli import SUBCOMMANDS, cli
 from tnddm.io import load_samples
 
+from .helpers import run_cli
 
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+
+run = run_cli  # (exit code, stdout, stderr) of an in-process CLI call
 
 
 def test_every_subcommand_has_complete_help(capsys):

@@ -12,6 +12,8 @@ from tnddm import observables as O
 from tnddm.lattice import (BETA_C, Fredkin, IsingChain, IsingCylinder, IsingGrid, IsingStrip, PottsCylinder,
                            PottsGrid)
 
+from .helpers import run_cli
+
 
 def enumerate_law(model):
     X = np.array(list(itertools.product(range(model.d), repeat=model.n_sites)))
@@ -185,16 +187,7 @@ def test_snapshots_reshape_and_plot_without_switching_backend(tmp_path):
 
 
 # ---- CLI ------------------------------------------------------------------------------------------
-def run(argv, capsys):
-    from tnddm.cli import main
-
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
+run = run_cli  # (exit code, stdout, stderr) of an in-process CLI call
 
 
 def test_scan_matches_direct_evaluation_at_three_grid_points(tmp_path, capsys):
