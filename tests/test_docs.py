@@ -43,6 +43,7 @@ def test_strict_build_fails_on_a_broken_reference(tmp_path):
     shutil.copy(ROOT / "mkdocs.yml", proj / "mkdocs.yml")
     index = proj / "docs" / "index.md"
     index.write_text(index.read_text() + "\n[broken](no-such-page.md)\n")
+    (proj / "docs" / "api.md").write_text("# API reference\n")  # the generated API is the slow part
     proc = build(tmp_path / "site", cwd=proj)
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "no-such-page.md" in proc.stdout + proc.stderr

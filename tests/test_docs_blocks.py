@@ -66,6 +66,8 @@ REDUCE: list[tuple[str, str, str]] = [
     ("docs/beyond_exact.md", "tnddm mcmc models/ising_grid_64.toml --chi-boundary 8 --json",
      "tnddm mcmc models/ising_grid_64.toml --chi-boundary 8 --json --set model.length=14 --set model.width=14 "
      "--max-seconds 60"),
+    # docs/tutorials/validate.md
+    ("docs/tutorials/validate.md", "--steps 8,16,32,64 --plot kl.png", "--steps 8,16 --plot kl.png"),
     # docs/tutorials/sampling.md: 1000 samples by diffusion (about 3 s of CPU per 1000)
     ("docs/tutorials/sampling.md", "-n 10000 --out ising.npz", "-n 1000 --out ising.npz"),
     # docs/tutorials/montecarlo.md
@@ -78,7 +80,6 @@ REDUCE: list[tuple[str, str, str]] = [
      "python -m benchmarks.validation_scale --quick --budget 2"),
     # docs/distributed.md: 10^4 samples (10^6 in the page)
     ("docs/distributed.md", "10**6, seed=0, tasks=16", "10**4, seed=0, tasks=16"),
-    ("docs/distributed.md", "--tasks 16 -n 1000000", "--tasks 4 -n 10000"),
 ]
 
 # Lines of console / bash blocks that the tests do not run, with the reason.
@@ -89,6 +90,9 @@ NOT_RUN = {
         "the test suite itself (.ci/run runs exactly this command: test_readme_setup_commands)",
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]'": "installation",
     "pip install -e '.[flow]'": "installation",
+    "tnddm sample --workers 2 --tasks 16 -n 1000000 --out samples.npz":
+        "a second local cluster (about 45 s of CPU to start); tests/test_distributed.py runs tnddm sample on a "
+        "local cluster and on a scheduler address",
     "tnddm sample --scheduler tcp://scheduler-host:8786 --tasks 64 -n 10000000 --out samples.h5":
         "needs a running Dask scheduler; the same code path with a local cluster is the line above",
     # docs/learning.md and docs/benchmarks.md (their owners are rewriting them): commands that need files the
