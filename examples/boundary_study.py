@@ -4,8 +4,8 @@
 
 Systems: the Ising strip L x L at beta_c (L = 32, 64, 128) and a +-J Edwards-Anderson 32 x 32
 instance at beta = 1 (disorder seed 1). For every boundary bond chi_b: the time to build the
-environments, and a Metropolis-Hastings chain of independent (disconnected) proposals with
-automatic burn-in (64 walkers): acceptance, tau of the energy (with its error), ESS per second (only for
+environments, and Metropolis-Hastings chains of independent (disconnected) proposals with
+automatic burn-in (two single-threaded processes of 32 walkers, one per core, like the baselines): acceptance, tau of the energy (with its error), ESS per second (only for
 converged chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
 error bars. Baselines, measured as their users run them: Wolff (ferromagnet only) recording once
 per sweep of about N flipped spins (clusters per record = N / mean cluster size from a pilot), and
@@ -31,7 +31,7 @@ from tnddm.mcmc.local import ising_series, ising_wolff
 
 FULL = [("ising", 32, BETA_C, (2, 4, 8, 16)), ("ising", 64, BETA_C, (4, 8, 16)), ("ising", 128, BETA_C, (4, 8)),
         ("ea", 32, 1.0, (2, 4, 8, 16))]
-WALKERS = 64  # walkers of the proposal chains (blocks of 32 per core in the compiled kernel)
+WALKERS = 64  # walkers of the proposal chains: two single-threaded processes of 32 (one compiled block each)
 QUICK = [("ising", 6, BETA_C, (1, 2)), ("ea", 6, 1.0, (2,))]
 
 
@@ -66,23 +66,46 @@ def summarise(chain, model, seconds, acceptance):
             "binder": u, "binder_stderr": du, "seconds": seconds}
 
 
-def tn_row(kind, L, beta, chi, budget, seed):
+def _tn_chain(args):
+    """One Metropolis-Hastings chain of WALKERS // 2 walkers with independent boundary-MPS proposals, single-threaded
+    in its own process (the same layout as the baselines: one process per core). Returns its records."""
+    kind, L, beta, chi, budget, seed = args
+    import numba
+
+    numba.set_num_threads(1)
     model = make_model(kind, L, beta)
     t = time.perf_counter()
     q = model.proposal(chi)
     build = time.perf_counter() - t
     q.sample(2, seed=0)  # compile outside the timing
     t = time.perf_counter()
-    q.sample(256, seed=1)
-    per_sample = (time.perf_counter() - t) / 256  # one independent proposal draw with its log q, 2 cores
+    q.sample(128, seed=1)
+    per_sample = (time.perf_counter() - t) / 128  # one draw with its log q, one core
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
-    mh.run(5, WALKERS, seed=seed + 1000, burn_in=0)  # pilot: seconds per step, so that the chain fills the budget
+    mh.run(5, WALKERS // 2, seed=seed + 1000, burn_in=0)  # pilot: seconds per step, so that the chain fills the budget
     per_step = (time.perf_counter() - t) / 5
     t = time.perf_counter()
-    chain = mh.run(max(100, int(0.7 * budget / per_step)), WALKERS, seed=seed, max_seconds=budget)
-    row = summarise(chain, model, time.perf_counter() - t, chain.acceptance())
-    row.update(method="boundary MPS", chi_b=chi, build_seconds=build, burn_in=chain.burn_in, sample_us=1e6 * per_sample)
+    chain = mh.run(max(100, int(0.7 * budget / per_step)), WALKERS // 2, seed=seed, max_seconds=budget)
+    return {"observables": chain.observables, "accepted": chain.accepted, "seconds": time.perf_counter() - t,
+            "burn_in": chain.burn_in, "build": build, "per_sample": per_sample, "state": chain.state}
+
+
+def tn_row(kind, L, beta, chi, budget, seed):
+    """Two independent proposal chains in two processes (WALKERS // 2 walkers each), merged as one chain of
+    WALKERS walkers over their common recorded length; seconds = the slower chain's."""
+    with ProcessPoolExecutor(2) as pool:
+        runs = list(pool.map(_tn_chain, [(kind, L, beta, chi, budget, seed + 100 * k) for k in range(2)]))
+    model = make_model(kind, L, beta)
+    n = min(r["accepted"].shape[0] for r in runs)
+    obs = {k: np.concatenate([r["observables"][k][:n] for r in runs], axis=1) for k in runs[0]["observables"]}
+    accepted = np.concatenate([r["accepted"][:n] for r in runs], axis=1)
+    seconds = max(r["seconds"] for r in runs)
+    chain = Chain(observables=obs, accepted=accepted, move_kinds=np.full(n, "disconnected"), move_T=np.full(n, np.nan),
+                  state=np.concatenate([r["state"] for r in runs]), seconds=seconds)
+    row = summarise(chain, model, seconds, float(accepted.mean()))
+    row.update(method="boundary MPS", chi_b=chi, build_seconds=max(r["build"] for r in runs),
+               burn_in=max(r["burn_in"] for r in runs), sample_us=1e6 * float(np.mean([r["per_sample"] for r in runs])))
     return row
 
 
@@ -211,17 +234,18 @@ def main():
             continue
         system = f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
         for chi in chis:
-            rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system))
+            rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         for method in (("wolff", "metropolis") if kind == "ising" else ("metropolis",)):
-            rows.append(dict(baseline_row(kind, L, beta, method, budget, seed=7), system=system))
+            rows.append(dict(baseline_row(kind, L, beta, method, budget, seed=7), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         plot(rows, args.out / f"{kind}_{L}.png", system)
     cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
            + (" --only " + " ".join(args.only) if args.only else ""))
     (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows) + "\n" + ratios(rows))
     print(ratios(rows))
-    (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows}, indent=1, default=float))
+    (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows, "cpus": os.cpu_count()}, indent=1,
+                                                      default=float))
 
 
 if __name__ == "__main__":
