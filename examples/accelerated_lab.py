@@ -16,8 +16,8 @@ Writes OUT/summary.json, OUT/table.md, OUT/accelerated_orders.png.
 """
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -30,6 +30,9 @@ import tnddm  # noqa: E402
 from tnddm.gaussian import GaussianDiffusion  # noqa: E402
 from tnddm.lattice import IsingChain  # noqa: E402
 from tnddm.validate.gaussian_samplers import deterministic_law_error, li_grid, quad_grid, run_gaussian, vp_grid  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 SAMPLERS = ("ode", "accel-ode")
 GRIDS = {"uniform": vp_grid, "li": li_grid, "quad": quad_grid}
@@ -81,12 +84,8 @@ def chain(n_sites, steps, n, factor, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="short grids, few points (seconds)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "short grids, few points (seconds)", seed=True)
+    args = parse_example_args(ap, argv)
     q = args.quick
     steps_a = [8, 16, 32] if q else [8, 16, 32, 64, 128, 256]
     steps_b = [8, 16, 32] if q else [8, 16, 32, 64, 128]

@@ -18,8 +18,8 @@ Writes OUT/summary.json, OUT/table.md, OUT/path_kl_vs_entropy.png.
 """
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -35,6 +35,9 @@ from tnddm.lattice import IsingChain  # noqa: E402
 from tnddm.noise import Flip  # noqa: E402
 from tnddm.validate import ExactOracle, path_kl_exact_paths, time_grid  # noqa: E402
 from tnddm.validate.gaussian_samplers import gaussian_path_kl, vp_grid  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 FIELD, EPS = 0.1, 0.5
 
@@ -81,12 +84,8 @@ def steps_needed(steps, kls, eps=EPS):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="small chains, few paths (seconds)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "small chains, few paths (seconds)", seed=True)
+    args = parse_example_args(ap, argv)
     q = args.quick
     n_fix = 6 if q else 10
     betas = [0.25, 1.0, 2.0] if q else [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]

@@ -10,8 +10,8 @@ Writes error_vs_steps.png and results.md. Full run: about 10 minutes on 2 cores.
 """
 from __future__ import annotations
 
-import argparse
 import time
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -27,16 +27,16 @@ from tnddm.lattice import IsingCylinder  # noqa: E402
 from tnddm.noise import Mask  # noqa: E402
 from tnddm.validate import output_law, path_kl_exact  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
+
 BETA_C = 0.5 * np.log(1 + np.sqrt(2))
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="2 x 3 cylinder, 4 and 16 steps (seconds)")
+    ap = example_parser(__doc__, "2 x 3 cylinder, 4 and 16 steps (seconds)")
     ap.add_argument("-n", "--samples", type=int, default=None, help="solver samples per step count (default 10^5; quick 2 x 10^4)")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parse_example_args(ap, argv)
     length, width = (2, 3) if args.quick else (3, 3)
     steps = [4, 16] if args.quick else [4, 16, 64]
     n = args.samples or (20_000 if args.quick else 100_000)

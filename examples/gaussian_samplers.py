@@ -17,9 +17,9 @@ Writes OUT/summary.json, OUT/table.md, OUT/error_vs_steps.png, OUT/steps_vs_N.pn
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +31,9 @@ import numpy as np  # noqa: E402
 from tnddm.gaussian import GaussianDiffusion  # noqa: E402
 from tnddm.lattice import IsingChain, IsingCylinder  # noqa: E402
 from tnddm.validate.gaussian_samplers import l2_error, rounded_tv, sample_gaussian, vp_grid  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 RUNS_A = [("ddpm", 1.0), ("ode", 1.0), ("accel_sde", 1.0), ("accel_ode", 1.0), ("euler_maruyama", 1.0),
           ("rademacher", 1.0), ("rademacher", 1.5)]
@@ -215,11 +218,8 @@ def plots(out, a, b):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="small models, few steps and samples (seconds)")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "small models, few steps and samples (seconds)")
+    args = parse_example_args(ap, argv)
     t0 = time.time()
     seed = 0
     if args.quick:

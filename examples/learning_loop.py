@@ -31,7 +31,6 @@ for every sweep.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -43,6 +42,9 @@ from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.learn import BornTrainer, Trainer, TrainingLoop, kl_from_exact_samples
 from tnddm.mcmc import MetropolisHastings
 from tnddm.mps.compress import compress
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 
 def systems(quick: bool):
@@ -139,9 +141,8 @@ def train_from_samples(name, model, chi, n_data, sweeps, quick, seed, progress=F
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="output folder for table.md, results.json and curves.png")
-    ap.add_argument("--quick", action="store_true", help="small systems, short runs (under a minute)")
+    ap = example_parser(__doc__, "small systems, short runs (under a minute)",
+                        out="output folder for table.md, results.json and curves.png", seed=True, summary=True)
     ap.add_argument("--chi", type=str, default=None, help="comma list of bond dimensions (default 8,16,32; quick 4)")
     ap.add_argument("--systems", type=str, default=None, help="comma list among ising,fredkin (default both)")
     ap.add_argument("--budget", type=float, default=None, help="training seconds per run (default 450; quick 10)")
@@ -157,13 +158,11 @@ def main(argv=None):
                     help="with --born: fraction of the samples that guards each bond update (BornTrainer holdout)")
     ap.add_argument("--method", choices=("sweep", "adam"), default="sweep",
                     help="the loop's trainer: two-site sweeps on the buffer (default) or Adam")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
-    args = ap.parse_args(argv)
+    args = parse_example_args(ap, argv)
     if (args.init != "product" or args.holdout) and not (args.data and args.born):
         ap.error("--init compressed and --holdout need --data and --born")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out
     chis = [int(c) for c in (args.chi or ("4" if args.quick else "8,16,32")).split(",")]
     budget = args.budget if args.budget is not None else (10.0 if args.quick else 450.0)
     max_rounds = args.rounds if args.rounds is not None else (15 if args.quick else 10000)

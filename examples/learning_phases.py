@@ -29,9 +29,9 @@ Writes table.md, results.json and curves.png (KL against round) to OUT_DIR.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,9 @@ import tnddm
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.learn import BornTrainer, Trainer, TrainingLoop
 from tnddm.mps.compress import compress
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 PHASES = {"ising": (("below", 0.3), ("at", BETA_C), ("above", 0.6)),
           "fredkin": (("below", 0.4), ("at", 0.5), ("above", 0.6))}
@@ -168,20 +171,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="output folder for table.md, results.json and curves.png")
-    ap.add_argument("--quick", action="store_true", help="small systems, few rounds (seconds)")
+    ap = example_parser(__doc__, "small systems, few rounds (seconds)",
+                        out="output folder for table.md, results.json and curves.png", seed=True, summary=True)
     ap.add_argument("--systems", default="ising,fredkin", help="comma list among ising,fredkin")
     ap.add_argument("--forms", default=",".join(FORMS), help="comma list among 1-norm,born")
     ap.add_argument("--rounds", type=int, default=None, help="rounds per point (default 30; quick 5)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    args = parse_example_args(ap, argv)
     systems = [s for s in args.systems.split(",") if s]
     forms = [f for f in args.forms.split(",") if f]
     if not set(systems) <= set(PHASES) or not set(forms) <= set(FORMS):
         ap.error(f"--systems among {sorted(PHASES)} and --forms among {list(FORMS)}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out
     rows = []
     for system in systems:
         for phase, value in PHASES[system]:

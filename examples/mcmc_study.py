@@ -31,16 +31,19 @@ Outputs in OUT_DIR: table.md (one table per system), results.json, and one PNG p
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from tnddm.lattice import Fredkin, IsingCylinder
 from tnddm.mcmc import MetropolisHastings, Move, exact_reference, support_check, truncate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 BETA_C = math.log(1 + math.sqrt(2)) / 2
 METHODS = ("lump", "svd", "born")
@@ -219,9 +222,8 @@ def render(out: Path, results: list, walkers: int, seconds: float) -> str:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="output folder for table.md, results.json and the PNG plots")
-    ap.add_argument("--quick", action="store_true", help="small systems and short budgets (under a minute)")
+    ap = example_parser(__doc__, "small systems and short budgets (under a minute)",
+                        out="output folder for table.md, results.json and the PNG plots", seed=True, summary=True)
     ap.add_argument("--steps", type=int, default=None, help="minimum recorded MH steps per chain (100; quick 20)")
     ap.add_argument("--walkers", type=int, default=None, help="walkers per chain (16; quick 8)")
     ap.add_argument("--max-seconds", type=float, default=None, help="time budget per row (full 25 s; quick 0.5 s)")
@@ -231,11 +233,9 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int, default=None, help="step budget per row (full 20000; quick 400)")
     ap.add_argument("--T", type=str, default=None, help="comma list of fixed T for connected moves (0.05,0.2,1; quick 0.05,0.5)")
     ap.add_argument("--only", type=str, default=None, help="comma list of system names to run (default: all)")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--render", action="store_true", help="rewrite table.md and the plots from OUT_DIR/results.json")
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    args = parse_example_args(ap, argv)
+    out = args.out
     args.steps = args.steps or (20 if args.quick else 100)
     args.walkers = args.walkers or (8 if args.quick else 16)
     args.max_seconds = args.max_seconds or (0.5 if args.quick else 25.0)

@@ -16,9 +16,9 @@ Writes OUT/summary.json, OUT/table.md, OUT/rademacher_strong_error.png.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +31,9 @@ from tnddm.gaussian import GaussianDiffusion  # noqa: E402
 from tnddm.lattice import IsingChain  # noqa: E402
 from tnddm.rng import as_generator  # noqa: E402
 from tnddm.validate.gaussian_samplers import gaussian_step, vp_grid  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -98,12 +101,8 @@ def steps_against_n(sizes, n_range, k_max, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="small chains, few samples (seconds)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "small chains, few samples (seconds)", seed=True)
+    args = parse_example_args(ap, argv)
     q = args.quick
     steps = [8, 16, 32] if q else [8, 16, 32, 64, 128]
     n_strong, factor, n_chain = (300, 8, 4) if q else (1000, 16, 10)

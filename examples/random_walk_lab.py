@@ -18,8 +18,8 @@ Writes OUT/summary.json, OUT/table.md, OUT/random_walk_vs_steps.png, OUT/path_kl
 """
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +31,9 @@ import numpy as np  # noqa: E402
 import tnddm  # noqa: E402
 from tnddm.noise import Mask, RandomWalk  # noqa: E402
 from tnddm.validate import ExactOracle, output_law, path_kl_exact, path_kl_exact_paths, path_kl_mc, time_grid  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 M, BETA, FIELD, T, DELTA = 4, 1.0, 0.5, 3.0, 0.1
 SAMPLERS = ("euler", "tau_leaping", "exponential_euler", "tweedie")
@@ -96,12 +99,8 @@ def against_n(sizes_mc, sizes_exact, steps, n_paths, seed):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="3 sites, short grids, few paths (seconds)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "3 sites, short grids, few paths (seconds)", seed=True)
+    args = parse_example_args(ap, argv)
     q = args.quick
     n_steps_model = 3 if q else 5
     steps = [8, 16, 32] if q else [8, 16, 32, 64, 128]

@@ -7,7 +7,7 @@ Writes fredkin.png (height distribution at mid-chain: sample histogram vs exact)
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,13 +18,13 @@ import numpy as np  # noqa: E402
 
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
+
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "small sizes (seconds)")
+    args = parse_example_args(ap, argv)
     n = 2000 if args.quick else 100_000
     lines = []
 

@@ -17,8 +17,8 @@ table (table.md) and one plot per checkpoint (acceptance and tau against T).
 """
 from __future__ import annotations
 
-import argparse
 import time
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,9 @@ from tnddm.io.checkpoint import load_model
 from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
 from tnddm.mcmc import plot_scan, scan_T, truncate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -50,13 +53,10 @@ def proposal(name: str, target):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="output folder for table.md and the PNG plots")
-    ap.add_argument("--quick", action="store_true", help="the two sweep-trained checkpoints, short chains")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "the two sweep-trained checkpoints, short chains",
+                        out="output folder for table.md and the PNG plots", seed=True, summary=True)
+    args = parse_example_args(ap, argv)
+    out = args.out
     Ts = (0.1, 1.0) if args.quick else (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
     steps, walkers, n_kl = (30, 32, 1000) if args.quick else (200, 64, 4000)
     seeds = iter(np.random.SeedSequence(args.seed).spawn(100))

@@ -8,7 +8,7 @@ noise; writes kl_vs_steps.png, path_kl_vs_steps.png, results.md (table with fitt
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,13 +23,13 @@ from tnddm.lattice import Fredkin, IsingChain, IsingCylinder  # noqa: E402
 from tnddm.noise import Flip, Mask  # noqa: E402
 from tnddm.validate import ExactOracle, output_law, path_kl_exact, path_kl_mc, sample, time_grid, tv  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
+from _cli import example_parser, parse_example_args  # noqa: E402
+
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--quick", action="store_true", help="6 sites and few step counts (seconds)")
-    args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ap = example_parser(__doc__, "6 sites and few step counts (seconds)")
+    args = parse_example_args(ap, argv)
     n_sites = 6 if args.quick else 10
     steps = [4, 8, 16] if args.quick else [16, 32, 64, 128]
     model = IsingChain(n_sites, beta=1.0)

@@ -59,3 +59,13 @@ def test_gaussian_sample_posterior_is_denoise():
         old = gd.sample_posterior(x, 0.3, seed=2)
     for a, b in zip(old, gd.denoise(x, 0.3, seed=2)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_anneal_parameter_table_moved_to_the_models():
+    from tnddm.learn import loop
+    from tnddm.lattice import MODELS
+
+    with pytest.warns(DeprecationWarning, match="anneal_parameter"):
+        table = loop.ANNEAL_PARAMETER
+    assert table["fredkin"] == "c" and table["ising_cylinder"] == "beta" and table["potts_cylinder"] == "beta"
+    assert all(MODELS[kind].anneal_parameter == p for kind, p in table.items())

@@ -97,8 +97,14 @@ def test_from_dense_is_exact_and_nonnegative():
         p = rng.random(d**N)
         p[rng.random(d**N) < 0.2] = 0
         P = ProbMPS.from_dense(p, d=d)
-        assert all(A.min() >= 0 for A in P.cores)
+        assert all(A.min() >= 0 for A in P.cores)  # (the constructor refuses negative cores: checked below)
         np.testing.assert_allclose(P.to_dense(), p / p.sum(), atol=1e-15)
+        assert P.bond_dims == tuple(d ** min(i, N - i) for i in range(N + 1))  # the documented bond dimensions
+    # what makes the non-negativity hold: negative input is refused, by from_dense and by the constructor
+    with pytest.raises(ValueError, match="non-negative"):
+        ProbMPS.from_dense([0.5, -0.1, 0.3, 0.3], d=2)
+    with pytest.raises(ValueError, match="negative entry"):
+        ProbMPS([np.array([1.0, -0.5]).reshape(1, 2, 1)])
 
 
 def test_log_norm_at_ten_thousand_sites_is_finite_and_scales_exactly():

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tnddm import ProbMPS
 from tnddm.io.checkpoint import load_model
 from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
@@ -24,9 +25,35 @@ ISING = IsingCylinder(length=16, width=8, beta=BETA_C)
 def test_shipped_checkpoint_is_a_distribution_over_the_target_lattice(name, target):
     model, meta = load_model(MODELS / f"{name}.npz")
     assert model.n_sites == target.n_sites and model.d == 2
-    model.check_nonnegative()
+    # a distribution: its samples' log-probabilities are its log_prob (normalised by its own log_norm), and they
+    # lie in the target's support (Fredkin: Dyck paths only)
+    X, logp = model.sample(200, seed=1)
+    np.testing.assert_allclose(model.log_prob(X), logp, atol=1e-9)
+    assert np.all(np.isfinite(target.log_prob(X))), name
+    # KL(target || model) from exact target samples: >= 0 within its error (a mis-normalised model, log_prob off by
+    # c, shifts it by -c: see the control below) and below the quality docs/learning.md reports for the family
     kl, se = kl_from_exact_samples(target, model, 500, seed=0)
     assert np.isfinite(kl) and kl > -4 * se, (name, kl, se)  # a KL estimate: non-negative within its error
+    assert kl < KL_BOUND[target.kind], (name, kl, se)
+
+
+#: upper bounds on KL(target || checkpoint) per family (measured: Fredkin 0.005-0.035, Ising 0.59-2.5); the uniform
+#: law is at KL = N log 2 - H(pi), tens of nats, for both targets
+KL_BOUND = {"fredkin": 0.2, "ising_cylinder": 3.5}
+
+
+def test_checkpoint_quality_checks_can_fail():
+    """Controls: a log_prob off by 0.3 nats fails the lower KL bound, the uniform law the upper one."""
+    model, _ = load_model(MODELS / "fredkin_64_chi16.npz")
+
+    class Shifted:
+        def log_prob(self, X):
+            return model.log_prob(X) + 0.3
+
+    kl, se = kl_from_exact_samples(FREDKIN, Shifted(), 500, seed=0)
+    assert not kl > -4 * se, (kl, se)
+    uniform = ProbMPS([np.ones((1, 2, 1))] * FREDKIN.n_sites)
+    assert kl_from_exact_samples(FREDKIN, uniform, 500, seed=0)[0] > KL_BOUND["fredkin"]
 
 
 def test_sweep_trained_checkpoints_have_the_documented_quality_as_proposals():
