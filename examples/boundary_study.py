@@ -203,6 +203,7 @@ def plot(rows, path, system):
     axes[1].set_yscale("log")
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xlim(min(chis) / 1.5, max(chis) * 1.5)  # also when no boundary-MPS chain converged
         ax.set_xlabel("boundary bond chi_b")
     axes[1].legend(fontsize=8)
     fig.suptitle(system)
@@ -228,6 +229,8 @@ def main():
         return
     budget = args.budget or (3.0 if args.quick else 90.0)
     args.out.mkdir(parents=True, exist_ok=True)
+    cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
+           + (" --only " + " ".join(args.only) if args.only else ""))
     rows = []
     for kind, L, beta, chis in (QUICK if args.quick else FULL):
         if args.only and f"{kind}{L}" not in args.only:
@@ -236,17 +239,20 @@ def main():
         for chi in chis:
             rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+            save(args.out, cmd, rows)
         for method in (("wolff", "metropolis") if kind == "ising" else ("metropolis",)):
             rows.append(dict(baseline_row(kind, L, beta, method, budget, seed=7), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+            save(args.out, cmd, rows)
         plot(rows, args.out / f"{kind}_{L}.png", system)
-    cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
-           + (" --only " + " ".join(args.only) if args.only else ""))
-    (args.out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows) + "\n" + ratios(rows))
     print(ratios(rows))
-    (args.out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows, "cpus": os.cpu_count()}, indent=1,
-                                                      default=float))
 
+
+def save(out, cmd, rows) -> None:
+    """table.md and results.json of the rows so far (written after every row, so a long run loses nothing)."""
+    (out / "table.md").write_text(f"Regenerate: `{cmd}`\n\n" + table(rows) + "\n" + ratios(rows))
+    (out / "results.json").write_text(json.dumps({"command": cmd, "rows": rows, "cpus": os.cpu_count()}, indent=1,
+                                                 default=float))
 
 if __name__ == "__main__":
     main()
