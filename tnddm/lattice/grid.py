@@ -191,6 +191,8 @@ class IsingGrid(Grid2D):
     """
 
     kind = "ising_grid"
+    anneal_parameter = "beta"
+    local_update = "spin_flip"
 
     def __init__(self, length, width, beta, J=1.0, h=0.0, disorder="none", disorder_seed=0,
                  J_vertical=None, J_horizontal=None, fields=None, periodic=False):

@@ -134,8 +134,7 @@ def _fredkin_kernel(X, c, n_moves, dynamics, seed):
 
 # ---- geometry -----------------------------------------------------------------------------------
 def _spin_flip_model(model) -> bool:
-    # IsingGrid (tnddm/lattice/grid.py) does not declare local_update yet: recognised by its kind until it does
-    return getattr(model, "local_update", None) == "spin_flip" or getattr(model, "kind", None) == "ising_grid"
+    return getattr(model, "local_update", None) == "spin_flip"
 
 
 class IsingGeometry(LatticeGeometry):
