@@ -195,3 +195,26 @@ def test_ising_grid_energy_equals_the_spin_formula():
     e = -(s * h).sum(axis=(1, 2)) - (s[:, :, :-1] * s[:, :, 1:] * Jv).sum(axis=(1, 2)) - (s[:, :-1] * s[:, 1:] * Jh).sum(axis=(1, 2))
     np.testing.assert_allclose(m.energy(X), e, atol=1e-12)
     assert np.abs(IsingGrid(5, 4, 0.7).energy(X) - e).max() > 0.1  # negative control: other couplings differ
+
+
+def test_boundary_study_quick_mode(tmp_path):
+    """examples/boundary_study.py --quick in its own process (its chains run in process pools, which must not be forked
+    from a test process whose numba threads are running): table, ratios, results and plots, converged proposal chains
+    whose energies agree with the baselines'."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(root / "examples" / "boundary_study.py"), str(out), "--quick", "--budget", "1.5"],
+                   check=True, capture_output=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert {r["method"] for r in rows} == {"boundary MPS", "wolff", "metropolis"}
+    for system in {r["system"] for r in rows}:
+        ref = [r for r in rows if r["system"] == system and r["method"] == "metropolis"][0]
+        for r in (r for r in rows if r["system"] == system and r["method"] == "boundary MPS" and r["converged"]):
+            diff = abs(r["energy_per_site"] - ref["energy_per_site"])
+            assert diff < 5 * np.hypot(r["energy_per_site_stderr"], ref["energy_per_site_stderr"]), (system, r, ref)
+    assert any(r["converged"] and r["acceptance"] > 0.5 for r in rows if r["method"] == "boundary MPS")
+    assert "| ratio |" in (out / "table.md").read_text() and (out / "ising_6.png").stat().st_size > 0

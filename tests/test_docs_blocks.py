@@ -87,6 +87,8 @@ REDUCE: list[tuple[str, str, str]] = [
 NOT_RUN = {
     "python3 -m venv .venv && . .venv/bin/activate && pip install -q -e . && tnddm sample --out samples.npz":
         "installation: .ci/run installs the project this way; `tnddm sample` runs in docs/cli.md",
+    "command -v chromium >/dev/null || { [ \"$(id -u)\" = 0 ] || SUDO=sudo; ${SUDO:-} apt-get update -qq && "
+    "${SUDO:-} apt-get install -y -qq chromium; }; "
     "python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]' && python -m pytest -q -n 2":
         "the test suite itself (.ci/run runs exactly this command: test_readme_setup_commands)",
     "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]'": "installation",
