@@ -10,8 +10,8 @@ Writes error_vs_steps.png and results.md. Full run: about 10 minutes on 2 cores.
 """
 from __future__ import annotations
 
-import time
 import sys
+import time
 from pathlib import Path
 
 import matplotlib

@@ -18,8 +18,8 @@ Writes OUT/summary.json, OUT/table.md, OUT/error_vs_steps.png, OUT/steps_vs_N.pn
 from __future__ import annotations
 
 import json
-import time
 import sys
+import time
 from pathlib import Path
 
 import matplotlib

@@ -30,8 +30,8 @@ Writes table.md, results.json and curves.png (KL against round) to OUT_DIR.
 from __future__ import annotations
 
 import json
-import time
 import sys
+import time
 from pathlib import Path
 
 import numpy as np

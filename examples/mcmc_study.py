@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import sys
+import time
 from pathlib import Path
 
 import numpy as np

@@ -17,15 +17,15 @@ table (table.md) and one plot per checkpoint (acceptance and tau against T).
 """
 from __future__ import annotations
 
-import time
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from tnddm.io.checkpoint import load_model
-from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
+from tnddm.learn import kl_from_exact_samples
 from tnddm.mcmc import plot_scan, scan_T, truncate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib

@@ -9,7 +9,6 @@ from tnddm.io import load_samples
 
 from .helpers import run_cli
 
-
 run = run_cli  # (exit code, stdout, stderr) of an in-process CLI call
 
 

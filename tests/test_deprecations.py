@@ -62,8 +62,8 @@ def test_gaussian_sample_posterior_is_denoise():
 
 
 def test_anneal_parameter_table_moved_to_the_models():
-    from tnddm.learn import loop
     from tnddm.lattice import MODELS
+    from tnddm.learn import loop
 
     with pytest.warns(DeprecationWarning, match="anneal_parameter"):
         table = loop.ANNEAL_PARAMETER

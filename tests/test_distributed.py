@@ -7,7 +7,6 @@ from tnddm import distributed
 from tnddm.goodness_of_fit import chisquare_test
 
 
-
 @pytest.fixture(scope="module")
 def clients():
     with distributed.dask_client(n_workers=1) as one, distributed.dask_client(n_workers=2) as two:

@@ -6,7 +6,7 @@ perturbed table must fail the same chi-square test. Fixed seeds; no timings (see
 import numpy as np
 import pytest
 
-from tnddm import ProbMPS, SparseMPS
+from tnddm import ProbMPS
 from tnddm.goodness_of_fit import chisquare_test, config_index, goodness_of_fit
 from tnddm.lattice import Fredkin, IsingChain, IsingCylinder
 from tnddm.lattice.automaton import Automaton

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from tnddm.goodness_of_fit import chisquare_test, config_index, goodness_of_fit
-from tnddm.lattice import (BETA_C, Fredkin, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, finite_range,
-                           from_spec, is_dyck, lattice_bonds)
+from tnddm.lattice import (
+    BETA_C,
+    Fredkin,
+    IsingChain,
+    IsingCylinder,
+    IsingStrip,
+    PottsCylinder,
+    finite_range,
+    from_spec,
+    is_dyck,
+    lattice_bonds,
+)
 
 from .mcmc_reference import ising_edges
 

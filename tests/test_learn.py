@@ -11,7 +11,7 @@ from tnddm.goodness_of_fit import all_configs
 from tnddm.io import save_samples
 from tnddm.lattice import BETA_C, IsingChain, IsingCylinder
 from tnddm.learn import Trainer, TrainingLoop, log_norm, log_weights, nll, nll_and_grad
-from tnddm.learn.train import nndsvd, nmf_kl
+from tnddm.learn.train import nmf_kl, nndsvd
 
 
 def exact_kl(p: np.ndarray, model) -> float:

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from tnddm.goodness_of_fit import all_configs, chisquare_test, config_index
-from tnddm.mcmc.local import (IsingGeometry, _fredkin_kernel, _metropolis_kernel, fredkin_exchange, ising_metropolis,
-                              ising_wolff, is_dyck)
+from tnddm.mcmc.local import (
+    IsingGeometry,
+    _fredkin_kernel,
+    _metropolis_kernel,
+    fredkin_exchange,
+    is_dyck,
+    ising_metropolis,
+    ising_wolff,
+)
 
 from .mcmc_reference import BruteFredkin, BruteIsing
 

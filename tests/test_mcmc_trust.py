@@ -8,11 +8,19 @@ from click.testing import CliRunner
 
 from tnddm.goodness_of_fit import all_configs, chisquare_test
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder, IsingStrip, PottsCylinder
-from tnddm.mcmc import (MetropolisHastings, Move, exact_reference, importance_sampling, is_converged, stats,
-                        support_check, truncate)
+from tnddm.mcmc import (
+    MetropolisHastings,
+    Move,
+    exact_reference,
+    importance_sampling,
+    is_converged,
+    stats,
+    support_check,
+    truncate,
+)
 from tnddm.mcmc.chain import compare
 
-from .mcmc_reference import BruteFredkin, BruteIsing
+from .mcmc_reference import BruteIsing
 
 ALPHA = 1e-3
 

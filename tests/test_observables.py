@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from tnddm import observables as O
-from tnddm.lattice import (BETA_C, Fredkin, IsingChain, IsingCylinder, IsingGrid, IsingStrip, PottsCylinder,
-                           PottsGrid)
+from tnddm.lattice import BETA_C, Fredkin, IsingChain, IsingCylinder, IsingGrid, IsingStrip, PottsCylinder, PottsGrid
 
 from .helpers import run_cli
 

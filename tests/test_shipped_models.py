@@ -9,8 +9,8 @@ import pytest
 
 from tnddm import ProbMPS
 from tnddm.io.checkpoint import load_model
-from tnddm.learn import kl_from_exact_samples
 from tnddm.lattice import BETA_C, Fredkin, IsingCylinder
+from tnddm.learn import kl_from_exact_samples
 from tnddm.mcmc import MetropolisHastings, truncate
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

@@ -6,8 +6,19 @@ import tnddm
 from tnddm.goodness_of_fit import chisquare_test
 from tnddm.lattice import Fredkin, IsingChain
 from tnddm.noise import Flip, Mask
-from tnddm.validate import (CallableOracle, ExactOracle, ExactProcess, kernel, kl_split, output_law, path_kl_exact, path_kl_exact_paths,
-                            path_kl_mc, sample, time_grid)
+from tnddm.validate import (
+    CallableOracle,
+    ExactOracle,
+    ExactProcess,
+    kernel,
+    kl_split,
+    output_law,
+    path_kl_exact,
+    path_kl_exact_paths,
+    path_kl_mc,
+    sample,
+    time_grid,
+)
 
 
 def oracle_for(model, noise):

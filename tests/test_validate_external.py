@@ -9,9 +9,22 @@ import tnddm
 from tnddm.goodness_of_fit import all_configs, config_index
 from tnddm.lattice import Fredkin, IsingChain, IsingCylinder
 from tnddm.noise import Flip, Linear, Mask
-from tnddm.validate import (ExactOracle, ExactProcess, PosteriorOracle, kappa, kernel, kl_split, output_law,
-                            path_kl_exact, path_kl_exact_paths, path_kl_mc, sample, score_samples, time_of_kappa,
-                            time_grid)
+from tnddm.validate import (
+    ExactOracle,
+    ExactProcess,
+    PosteriorOracle,
+    kappa,
+    kernel,
+    kl_split,
+    output_law,
+    path_kl_exact,
+    path_kl_exact_paths,
+    path_kl_mc,
+    sample,
+    score_samples,
+    time_grid,
+    time_of_kappa,
+)
 
 BETA_C = 0.44068679350977147
 

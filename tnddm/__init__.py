@@ -11,8 +11,8 @@ import os as _os
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from . import noise  # noqa: E402
-from .diffusion import Diffusion  # noqa: E402
 from ._memory import MemoryLimitError, memory_limit  # noqa: E402
+from .diffusion import Diffusion  # noqa: E402
 from .mps import BornMPS, MPSBase, ProbMPS, SparseMPS  # noqa: E402
 
 __version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)

@@ -119,7 +119,6 @@ def _client_or(client, scheduler, n_workers):
 def _worker_threads() -> None:
     """Give numba as many threads as this worker has Dask threads."""
     import numba
-
     from distributed import get_worker
 
     try:

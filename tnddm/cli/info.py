@@ -5,8 +5,16 @@ import click
 import numpy as np
 
 from ._report import observables_report, short
-from .common import (card_argument, check_allocation, check_option, emit_summary, json_option, max_memory_option,
-                     resolve_card, set_option)
+from .common import (
+    card_argument,
+    check_allocation,
+    check_option,
+    emit_summary,
+    json_option,
+    max_memory_option,
+    resolve_card,
+    set_option,
+)
 
 
 @click.command()

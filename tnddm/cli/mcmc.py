@@ -10,8 +10,16 @@ import numpy as np
 
 from .. import __version__
 from ..noise import make_noise
-from .common import (card_argument, emit_summary, json_option, max_memory_option, progress_option, resolve_card, set_option,
-                     show_progress)
+from .common import (
+    card_argument,
+    emit_summary,
+    json_option,
+    max_memory_option,
+    progress_option,
+    resolve_card,
+    set_option,
+    show_progress,
+)
 
 SCHEMES = ("connected", "disconnected", "mixed")
 ESTIMATORS = ("mh", "is")

@@ -9,12 +9,23 @@ import numpy as np
 
 from .. import __version__
 from ..diffusion import Diffusion
+from ..io.files import SAMPLE_SUFFIXES
 from ..mps.base import sample_dtype
 from ..noise import make_noise
-from ..io.files import SAMPLE_SUFFIXES
 from ._report import MAX_REPORT_SAMPLES, add_estimates
-from .common import (card_argument, check_allocation, check_option, check_output_path, emit_summary, json_option,
-                     max_memory_option, progress_option, resolve_card, set_option, show_progress)
+from .common import (
+    card_argument,
+    check_allocation,
+    check_option,
+    check_output_path,
+    emit_summary,
+    json_option,
+    max_memory_option,
+    progress_option,
+    resolve_card,
+    set_option,
+    show_progress,
+)
 
 
 @click.command()

@@ -8,8 +8,19 @@ import click
 import numpy as np
 
 from .. import __version__
-from .common import (card_argument, check_input_file, check_option, check_output_path, emit_summary, json_option,
-                     max_memory_option, progress_option, resolve_card, set_option, show_progress)
+from .common import (
+    card_argument,
+    check_input_file,
+    check_option,
+    check_output_path,
+    emit_summary,
+    json_option,
+    max_memory_option,
+    progress_option,
+    resolve_card,
+    set_option,
+    show_progress,
+)
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 #: settings a resumed run takes from its checkpoint: giving a different value is an error, not silently ignored
@@ -82,11 +93,11 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
     (optional annealing from train.anneal_start). Reports NLL, acceptance and KL(pi || P_theta)
     estimated with exact samples of the card's model.
     """
+    from .._checks import as_configs
     from ..io.checkpoint import load_checkpoint, save_checkpoint
     from ..io.files import load_samples
     from ..lattice import from_spec
     from ..learn import BornTrainer, Trainer, TrainingLoop, check_state, plot_history, same_spec
-    from .._checks import as_configs
 
     if (data is None) == (not use_loop):
         raise ValueError("give exactly one of --data FILE or --loop")

@@ -235,8 +235,7 @@ def _gaussian_rows(model, sampler, step_list, n, seed, delta, grid="uniform"):
     for samplers with Gaussian steps, the Monte Carlo path KL(sampler || exact); returns (rows, the sampler's name)."""
     from ..gaussian import GaussianDiffusion
     from ..validate import histogram_tv
-    from ..validate.gaussian_samplers import (GAUSSIAN_GRIDS, gaussian_path_kl, gaussian_sampler_name, rounded_tv,
-                                              sample_gaussian)
+    from ..validate.gaussian_samplers import GAUSSIAN_GRIDS, gaussian_path_kl, gaussian_sampler_name, rounded_tv, sample_gaussian
 
     if grid not in GAUSSIAN_GRIDS:
         raise ValueError(f"--grid {grid!r} does not apply to --noise gaussian; use one of {sorted(GAUSSIAN_GRIDS)}")

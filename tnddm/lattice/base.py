@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs, check_int, check_real
-from .._memory import check_allocation, format_bytes
+from .._memory import check_allocation
 from .geometry import LatticeGeometry
 
 

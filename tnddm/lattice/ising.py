@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .automaton import finite_range
 from .._checks import check_real
+from .automaton import finite_range
 from .base import LatticeModel, check_precision, check_range, check_size
 from .geometry import lattice_bonds  # noqa: F401  (re-exported: tnddm.lattice.ising.lattice_bonds)
 

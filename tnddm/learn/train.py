@@ -30,8 +30,17 @@ from .._deprecation import warn_deprecated
 from ..mps import ProbMPS
 from ..mps.base import normalise_rows
 from ..rng import as_generator, generator_from_state
-from .nll import (_select_left, _select_right, cores_of, data_left_envs, data_right_envs, log_norm, log_weights,
-                  nll_and_grad, norm_envs)
+from .nll import (
+    _select_left,
+    _select_right,
+    cores_of,
+    data_left_envs,
+    data_right_envs,
+    log_norm,
+    log_weights,
+    nll_and_grad,
+    norm_envs,
+)
 
 METHODS = ("adam", "sweep")
 

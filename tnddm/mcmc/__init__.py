@@ -12,8 +12,20 @@ from .driver import MetropolisHastings, Move, log_acceptance, log_alpha, make_mo
 from .importance import importance_sampling, support_check
 from .proposals import as_proposal, mix_uniform, truncate
 from .reference import exact_reference
-from .stats import (acceptance_rate, autocorrelation, binning_error, effective_sample_size, importance_estimate,
-                    importance_weights, integrated_time, is_converged, kish_ess, split_rhat, standard_error, summarize)
+from .stats import (
+                    acceptance_rate,
+                    autocorrelation,
+                    binning_error,
+                    effective_sample_size,
+                    importance_estimate,
+                    importance_weights,
+                    integrated_time,
+                    is_converged,
+                    kish_ess,
+                    split_rhat,
+                    standard_error,
+                    summarize,
+)
 
 __all__ = ["Chain", "concat_walkers", "MetropolisHastings", "Move", "log_acceptance", "log_alpha", "make_moves", "scan_T", "plot_scan", "as_proposal", "mix_uniform",
            "importance_sampling", "support_check", "exact_reference", "is_converged",

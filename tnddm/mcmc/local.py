@@ -24,9 +24,9 @@ import time
 import numba
 import numpy as np
 
+from .._checks import as_configs, check_nonnegative_int
 from ..lattice.fredkin import heights, is_dyck  # noqa: F401  (is_dyck re-exported)
 from ..lattice.geometry import LatticeGeometry
-from .._checks import as_configs, check_nonnegative_int
 from ..rng import as_generator
 from .chain import Chain, record_observables
 

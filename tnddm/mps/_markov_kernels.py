@@ -63,7 +63,6 @@ def sample_binary_markov(table, table_off, nxt, nxt_off, masks, seeds, X, logp, 
             renormalisations).
     """
     n = seeds.shape[0]
-    N = X.shape[1]
     n_blocks = (n + block - 1) // block
     for blk in prange(n_blocks):
         s0 = blk * block

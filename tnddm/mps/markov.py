@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import _markov_kernels as mkern
-from . import _sparse_kernels as kern
 from .._checks import as_configs
 from .._memory import check_allocation
+from . import _markov_kernels as mkern
+from . import _sparse_kernels as kern
 from .base import MPSBase
 from .sparse import SparseMPS
 

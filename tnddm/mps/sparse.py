@@ -14,9 +14,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .._checks import as_configs
 from . import _markov_kernels as mkern
 from . import _sparse_kernels as kern
-from .._checks import as_configs
 from .base import EmissionMixin, MPSBase, check_emission
 from .dense import ProbMPS
 from .numerics import rescale_cores

@@ -9,10 +9,9 @@ metrics:  output_law, path_kl_exact, kl_split, path_kl_mc, path_kl_exact_paths, 
 posterior: PosteriorOracle (batched exact p(x_0^i | x_t) and reverse-kernel marginals, any t <= inf), kappa
 external: score_samples / SampleReport (samples from any sampler against the exact model)
 """
-from .grids import time_grid
-from .metrics import (ExactProcess, histogram_tv, kl, kl_split, output_law, path_kl_exact, path_kl_exact_paths, path_kl_mc,
-                      tv)
 from .external import SampleReport, score_samples
+from .grids import time_grid
+from .metrics import ExactProcess, histogram_tv, kl, kl_split, output_law, path_kl_exact, path_kl_exact_paths, path_kl_mc, tv
 from .oracle import CallableOracle, ExactOracle, ScoreOracle
 from .posterior import PosteriorOracle, kappa, time_of_kappa
 from .samplers import PRODUCT_SAMPLERS, SAMPLERS, SamplerResult, kernel, sample
