@@ -62,6 +62,8 @@ def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced
         top = np.zeros(B)
         norm = np.zeros(B)
         big = np.zeros(B)
+        target = np.zeros(B)
+        cum = np.zeros(B)
         prod = np.ones(B)
         total = np.zeros(B)
         xs = np.zeros((L * W, B), dtype=np.int64)
@@ -174,13 +176,13 @@ def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced
                         xs[idx, b] = forced[idx, s0 + b]
                 else:  # x = number of states whose cumulative weight lies below the uniform target
                     for b in range(B):
-                        top[b] = uniforms[idx, s0 + b] * norm[b]  # top now holds the target
-                        big[b] = 0.0                             # big now holds the cumulative sum
+                        target[b] = uniforms[idx, s0 + b] * norm[b]
+                        cum[b] = 0.0
                         xs[idx, b] = 0
                     for x in range(d - 1):
                         for b in range(B):
-                            big[b] += u[x, b]
-                            xs[idx, b] += top[b] >= big[b]
+                            cum[b] += u[x, b]
+                            xs[idx, b] += target[b] >= cum[b]
                 for b in range(B):
                     big[b] = 0.0
                 for x in range(d):
