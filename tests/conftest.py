@@ -105,7 +105,7 @@ SLOW = {
     "tests/test_mcmc_trust.py::test_auto_burn_in_discards_a_far_start_and_converges",  # 5 s
     "tests/test_mcmc_trust.py::test_cli_reports_converged_runs_with_exact_values_and_z",  # 10 s
     "tests/test_mcmc_trust.py::test_error_bars_are_honest_over_20_seeds",  # 17 s
-    "tests/test_mps.py::test_log_norm_at_ten_thousand_sites_is_finite_and_scales_exactly",  # 6 s
+    "tests/test_mps.py::test_log_z_at_ten_thousand_sites_is_finite_and_scales_exactly",  # 6 s
     "tests/test_reliability.py::test_zip_bomb_is_refused_fast_and_small",  # 8 s
     "tests/test_validate.py::test_euler_path_kl_slope_against_steps_is_minus_one",  # 67-77 s (not in the run above)
     "tests/test_validate.py::test_exact_kernel_and_uniformization_pass_chisquare_and_few_step_euler_fails",  # 13 s

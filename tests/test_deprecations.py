@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tnddm import Diffusion
+from tnddm import BornMPS, Diffusion, ProbMPS
 from tnddm.lattice import IsingChain
 from tnddm.noise import Flip
 
@@ -69,3 +69,26 @@ def test_anneal_parameter_table_moved_to_the_models():
         table = loop.ANNEAL_PARAMETER
     assert table["fredkin"] == "c" and table["ising_cylinder"] == "beta" and table["potts_cylinder"] == "beta"
     assert all(MODELS[kind].anneal_parameter == p for kind, p in table.items())
+
+
+@pytest.mark.parametrize("make", [lambda: IsingChain(6, 0.4).mps(), lambda: ProbMPS.random(5, 3, seed=1),
+                                  lambda: BornMPS([np.random.default_rng(2).normal(size=(1 if i == 0 else 2, 2, 1 if i == 4 else 2))
+                                                   for i in range(5)])])
+def test_log_norm_is_log_z(make):
+    P = make()
+    with pytest.warns(DeprecationWarning, match="log_z"):
+        old = P.log_norm()
+    assert old == P.log_z()
+
+
+def test_learn_log_norm_is_log_z():
+    import importlib
+
+    from tnddm import learn
+
+    nll = importlib.import_module("tnddm.learn.nll")  # (tnddm.learn.nll is the function nll)
+    cores = ProbMPS.random(5, 3, seed=3).cores
+    for module in (nll, learn):
+        with pytest.warns(DeprecationWarning, match="log_z"):
+            old = module.log_norm(cores)
+        assert old == nll.log_z(cores) == learn.log_z(cores)

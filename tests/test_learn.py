@@ -10,7 +10,7 @@ import tnddm
 from tnddm.goodness_of_fit import all_configs
 from tnddm.io import save_samples
 from tnddm.lattice import BETA_C, IsingChain, IsingCylinder
-from tnddm.learn import Trainer, TrainingLoop, log_norm, log_weights, nll, nll_and_grad
+from tnddm.learn import Trainer, TrainingLoop, log_weights, log_z, nll, nll_and_grad
 from tnddm.learn.train import nmf_kl, nndsvd
 
 
@@ -32,7 +32,7 @@ def test_nll_and_gradient_match_enumeration_and_finite_differences(d):
     W = np.ones((1, 1))
     for A in cores:  # brute-force Z = sum_x W(x)
         W = np.einsum("pa,axb->pxb", W, A).reshape(-1, A.shape[2])
-    assert log_norm(cores) == pytest.approx(np.log(W.sum()), rel=1e-12)
+    assert log_z(cores) == pytest.approx(np.log(W.sum()), rel=1e-12)
     value, grads = nll_and_grad(cores, X)
     assert value == pytest.approx(nll(cores, X), rel=1e-12)
     eps = 1e-6
@@ -52,14 +52,14 @@ def test_nll_and_gradient_match_enumeration_and_finite_differences(d):
     R = np.ones((1, 1))
     for A in cores[1:][::-1]:
         R = A.sum(axis=1) @ R
-    data_only = grads[0] - (L[:, None, None] * R[:, 0][None, None, :]) / np.exp(log_norm(cores))
+    data_only = grads[0] - (L[:, None, None] * R[:, 0][None, None, :]) / np.exp(log_z(cores))
     assert np.max(np.abs(data_only - fd0)) > 1e-3
 
 
 def test_log_weights_are_scale_safe_for_long_chains():
     P = tnddm.ProbMPS.random(3000, 2, seed=0)
     X, logp = P.sample(5, seed=1)
-    np.testing.assert_allclose(log_weights(P, X) - log_norm(P), logp, rtol=1e-9, atol=1e-7)
+    np.testing.assert_allclose(log_weights(P, X) - log_z(P), logp, rtol=1e-9, atol=1e-7)
 
 
 def test_nndsvd_and_nmf_give_nonnegative_factors_that_approach_m():

@@ -28,9 +28,9 @@ def model(request):
     return P, X, w
 
 
-def test_log_norm_and_log_prob_match_enumeration(model):
+def test_log_z_and_log_prob_match_enumeration(model):
     P, X, w = model
-    assert np.isclose(P.log_norm(), np.log(w.sum()), rtol=1e-12)
+    assert np.isclose(P.log_z(), np.log(w.sum()), rtol=1e-12)
     lp = P.log_prob(X)
     pos = w > 0
     np.testing.assert_allclose(lp[pos], np.log(w[pos] / w.sum()), rtol=1e-10, atol=1e-12)
@@ -88,7 +88,7 @@ def test_sparse_equals_its_dense_form():
     D = S.to_dense_mps()
     X = enumerate_configs(8, 2)
     np.testing.assert_allclose(S.log_prob(X), D.log_prob(X), rtol=1e-12)
-    assert np.isclose(S.log_norm(), D.log_norm(), rtol=1e-13)
+    assert np.isclose(S.log_z(), D.log_z(), rtol=1e-13)
 
 
 def test_from_dense_is_exact_and_nonnegative():
@@ -107,13 +107,13 @@ def test_from_dense_is_exact_and_nonnegative():
         ProbMPS([np.array([1.0, -0.5]).reshape(1, 2, 1)])
 
 
-def test_log_norm_at_ten_thousand_sites_is_finite_and_scales_exactly():
+def test_log_z_at_ten_thousand_sites_is_finite_and_scales_exactly():
     P = ProbMPS.random(10_000, 32, d=2, seed=0)
-    logz = P.log_norm()
+    logz = P.log_z()
     assert np.isfinite(logz)
     c = 1e-3  # each core times c: Z times c**N, far below the float range
     Q = ProbMPS([A * c for A in P.cores])
-    assert np.isclose(Q.log_norm(), logz + 10_000 * np.log(c), rtol=1e-12)
+    assert np.isclose(Q.log_z(), logz + 10_000 * np.log(c), rtol=1e-12)
     X, lp = Q.sample(3, seed=0)
     assert np.all(np.isfinite(lp))
     np.testing.assert_allclose(lp, Q.log_prob(X), rtol=1e-9)
@@ -125,10 +125,10 @@ def test_quimb_round_trip_and_contraction():
     P = random_dense(6, 3, 2, seed=5)
     q = P.to_quimb()
     ones = qtn.MPS_product_state([np.ones(2)] * 6)
-    assert np.isclose(float(q.H @ ones), np.exp(P.log_norm()), rtol=1e-12)  # H: real data, conj is a no-op
+    assert np.isclose(float(q.H @ ones), np.exp(P.log_z()), rtol=1e-12)  # H: real data, conj is a no-op
     x = [1, 0, 1, 1, 0, 0]
     basis = qtn.MPS_computational_state("".join(map(str, x)))
-    assert np.isclose(float(q.H @ basis), np.exp(P.log_prob(np.array(x))[0] + P.log_norm()), rtol=1e-12)
+    assert np.isclose(float(q.H @ basis), np.exp(P.log_prob(np.array(x))[0] + P.log_z()), rtol=1e-12)
     back = ProbMPS.from_quimb(q)
     np.testing.assert_allclose(back.to_dense(), P.to_dense(), atol=1e-15)
     S = random_automaton(5, 4, 2, seed=6)

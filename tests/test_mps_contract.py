@@ -45,7 +45,7 @@ def test_log_prob_is_normalised_and_matches_enumeration(mps_model):
     np.testing.assert_allclose(np.exp(lp).sum(), 1.0, rtol=1e-10)
     np.testing.assert_allclose(np.exp(lp), p, rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(P.to_dense(), p, rtol=1e-9, atol=1e-14)
-    np.testing.assert_allclose(P.log_norm(), np.log(brute_weights(P.dense_cores(), X).sum()) + P.log_scale, rtol=1e-10)
+    np.testing.assert_allclose(P.log_z(), np.log(brute_weights(P.dense_cores(), X).sum()) + P.log_scale, rtol=1e-10)
 
 
 def test_samples_pass_chi_square_against_enumeration(mps_model):

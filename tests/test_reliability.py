@@ -325,7 +325,7 @@ def test_mps_with_cores_near_1e308_or_subnormal_is_a_valid_distribution(exponent
             scale = exponent if make is tnddm.ProbMPS else exponent // 2  # Born weights are squares
             P = make([np.ldexp(A, scale) for A in cores])
             np.testing.assert_allclose(P.log_prob(X), ref.log_prob(X), rtol=1e-12)
-            np.testing.assert_allclose(P.log_norm(), ref.log_norm() + (shift if make is tnddm.ProbMPS else
+            np.testing.assert_allclose(P.log_z(), ref.log_z() + (shift if make is tnddm.ProbMPS else
                                                                        12 * scale * np.log(2)), rtol=1e-13)
             Xs, lp = P.sample(50, seed=0)
             Xr, lr = ref.sample(50, seed=0)
@@ -333,7 +333,7 @@ def test_mps_with_cores_near_1e308_or_subnormal_is_a_valid_distribution(exponent
             np.testing.assert_allclose(lp, lr, rtol=1e-12)
         P, ref = tnddm.ProbMPS([np.ldexp(A, exponent) for A in cores]), tnddm.ProbMPS(cores)
         np.testing.assert_allclose(P.log_contract(w), ref.log_contract(w) + shift, rtol=1e-13)
-        np.testing.assert_allclose(P.tilt(w).log_norm(), ref.tilt(w).log_norm() + shift, rtol=1e-13)
+        np.testing.assert_allclose(P.tilt(w).log_z(), ref.tilt(w).log_z() + shift, rtol=1e-13)
         ddm, ddr = (tnddm.Diffusion(M, tnddm.noise.Flip(rate=1.0)) for M in (P, ref))
         np.testing.assert_allclose(ddm.marginal(0.3).log_prob(X), ddr.marginal(0.3).log_prob(X), rtol=1e-12)
         F = tnddm.lattice.Fredkin(n_sites=8, c=0.5).mps()  # its automaton with small integer weights (exact when scaled)
@@ -342,14 +342,14 @@ def test_mps_with_cores_near_1e308_or_subnormal_is_a_valid_distribution(exponent
         Xf, lf = S.sample(20, seed=0)
         np.testing.assert_array_equal(S2.sample(20, seed=0)[0], Xf)
         np.testing.assert_allclose(S2.log_prob(Xf), lf, rtol=1e-12)
-        np.testing.assert_allclose(S2.log_norm(), S.log_norm() + 8 * exponent * np.log(2), rtol=1e-13)
+        np.testing.assert_allclose(S2.log_z(), S.log_z() + 8 * exponent * np.log(2), rtol=1e-13)
 
 
 def test_non_distributions_say_why():
     with pytest.raises(ValueError, match="Z = 0"):
-        tnddm.ProbMPS([np.zeros((1, 2, 1)), np.ones((1, 2, 1))]).log_norm()
+        tnddm.ProbMPS([np.zeros((1, 2, 1)), np.ones((1, 2, 1))]).log_z()
     with pytest.raises(ValueError, match="Z < 0"):
-        tnddm.ProbMPS([-np.ones((1, 2, 1)), np.ones((1, 2, 1))], check_nonnegative=False).log_norm()
+        tnddm.ProbMPS([-np.ones((1, 2, 1)), np.ones((1, 2, 1))], check_nonnegative=False).log_z()
 
 
 # ---- no data loss -----------------------------------------------------------------------------------------

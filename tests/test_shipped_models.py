@@ -25,7 +25,7 @@ ISING = IsingCylinder(length=16, width=8, beta=BETA_C)
 def test_shipped_checkpoint_is_a_distribution_over_the_target_lattice(name, target):
     model, meta = load_model(MODELS / f"{name}.npz")
     assert model.n_sites == target.n_sites and model.d == 2
-    # a distribution: its samples' log-probabilities are its log_prob (normalised by its own log_norm), and they
+    # a distribution: its samples' log-probabilities are its log_prob (normalised by its own log_z), and they
     # lie in the target's support (Fredkin: Dyck paths only)
     X, logp = model.sample(200, seed=1)
     np.testing.assert_allclose(model.log_prob(X), logp, atol=1e-9)

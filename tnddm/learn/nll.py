@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs
+from .._deprecation import warn_deprecated
 from ..mps.base import normalise_rows
 
 
@@ -107,7 +108,7 @@ def log_weights(cores, X) -> np.ndarray:
         return logs[-1] + np.log(envs[-1][:, 0])
 
 
-def log_norm(cores) -> float:
+def log_z(cores) -> float:
     """log Z = log sum_x W(x)."""
     cores = cores_of(cores)
     l, acc = np.ones((1, 1)), 0.0
@@ -119,10 +120,16 @@ def log_norm(cores) -> float:
     return acc + float(np.log(l[0, 0]))
 
 
+def log_norm(cores) -> float:
+    """Deprecated name of log_z (one name for log Z, as MPSBase.log_z and the lattice models' log_z)."""
+    warn_deprecated("tnddm.learn.nll.log_norm", "log_z")
+    return log_z(cores)
+
+
 def nll(model, X) -> float:
     """NLL = -(1/n) sum_s log P(x^s) (inf if some x^s has P = 0)."""
     cores = cores_of(model)
-    return float(-np.mean(log_weights(cores, X)) + log_norm(cores))
+    return float(-np.mean(log_weights(cores, X)) + log_z(cores))
 
 
 def site_gradients(l, r, x, A):
@@ -155,5 +162,5 @@ def nll_and_grad(model, X):
         G_z = np.broadcast_to((L[i][0][:, None] * R[i + 1][0][None, :])[:, None, :] / z, A.shape)
         grads.append(G_z - G_data)
     with np.errstate(divide="ignore"):
-        value = float(-np.mean(llog[-1] + np.log(left[-1][:, 0])) + log_norm(cores))
+        value = float(-np.mean(llog[-1] + np.log(left[-1][:, 0])) + log_z(cores))
     return value, grads

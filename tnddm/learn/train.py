@@ -36,8 +36,8 @@ from .nll import (
     cores_of,
     data_left_envs,
     data_right_envs,
-    log_norm,
     log_weights,
+    log_z,
     nll_and_grad,
     norm_envs,
 )
@@ -256,7 +256,7 @@ class Trainer(EpochTrainer):
 
     def _renormalise(self) -> None:
         """Divide every core by the N-th root of Z (P unchanged) so log Z stays near zero."""
-        lz = log_norm(self.cores)
+        lz = log_z(self.cores)
         f = np.exp(-lz / self.n_sites)
         self.cores = [A * f for A in self.cores]
 
@@ -309,7 +309,7 @@ class Trainer(EpochTrainer):
             sub = X if bs >= n else X[np.sort(self.rng.choice(n, bs, replace=False))]
             self.sweep(sub)
         self.epoch += 1
-        return float(-np.mean(log_weights(self.cores, X)) + log_norm(self.cores))
+        return float(-np.mean(log_weights(self.cores, X)) + log_z(self.cores))
 
     def max_bond(self) -> int:
         return max(A.shape[2] for A in self.cores)

@@ -131,7 +131,7 @@ def mix_uniform(mps: MPSBase, mix: float) -> ProbMPS:
         raise ValueError(f"mix must lie in [0, 1]; got {mix}")
     cores = [np.array(A, dtype=float) for A in mps.dense_cores()]
     N, d = len(cores), cores[0].shape[1]
-    logz = mps.log_norm() - mps.log_scale  # of the stored cores (dense_cores), see MPSBase.log_scale
+    logz = mps.log_z() - mps.log_scale  # of the stored cores (dense_cores), see MPSBase.log_scale
     out = []
     for i, A in enumerate(cores):
         cl, _, cr = A.shape

@@ -3,7 +3,7 @@
 A probability MPS is P(x) = A_1[x_1] ... A_N[x_N] in the 1-norm sense: Z = sum_x P(x) is the
 contraction with the all-ones vector on every site. A storage (dense cores, sparse automaton, a Born
 MPS whose A_i[x] = B_i[x] (x) B_i[x] act on chi x chi matrices, sampling tables, a view) subclasses
-MPSBase and fulfils the contract below; everything else (log_norm, log_prob, marginals,
+MPSBase and fulfils the contract below; everything else (log_z, log_prob, marginals,
 conditionals, ratios, expectation values, sample / iter_samples, to_dense, to_quimb, and through
 them tnddm.Diffusion) is written once, here, on that contract.
 
@@ -47,7 +47,7 @@ the logarithm of the factor is accumulated, so N = 10^4 sites neither underflows
 A core whose largest entry lies far outside 1 (near 1e308, or subnormal) would still overflow or lose
 its precision inside one step, so the constructors store it multiplied by an exact power of two
 (rescale_cores) and keep the log of the removed factor in `log_scale`: the law, log_prob and samples
-are unchanged, and log_norm() / log_contract() add log_scale back.
+are unchanged, and log_z() / log_contract() add log_scale back.
 
 Views (the default tilt / emit, defined here since they are part of the base's defaults; also
 importable from tnddm.mps.views):
@@ -65,6 +65,7 @@ import abc
 import numpy as np
 
 from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_int
+from .._deprecation import warn_deprecated
 from .._memory import check_allocation
 from ..rng import as_generator
 from .numerics import LOG2, SAMPLE_DTYPES, draw, normalise_rows, rescale_cores, sample_dtype
@@ -220,9 +221,14 @@ class MPSBase(abc.ABC):
         return np.sign(r[:, 0]), acc
 
     # ---- public interface ---------------------------------------------------------------
-    def log_norm(self) -> float:
+    def log_z(self) -> float:
         """log Z with Z = sum_x P(x) (of the cores as given: log_scale included)."""
         return self._log_z() + self.log_scale
+
+    def log_norm(self) -> float:
+        """Deprecated name of log_z (one name for log Z: MPS, tnddm.learn.nll.log_z and the lattice models)."""
+        warn_deprecated(f"{type(self).__name__}.log_norm()", "log_z()")
+        return self.log_z()
 
     def _log_z(self) -> float:
         """log Z of the stored cores (without log_scale): the normaliser of every internal contraction."""
