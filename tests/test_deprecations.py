@@ -92,3 +92,29 @@ def test_learn_log_norm_is_log_z():
         with pytest.warns(DeprecationWarning, match="log_z"):
             old = module.log_norm(cores)
         assert old == nll.log_z(cores) == learn.log_z(cores)
+
+
+def test_mps_draw_is_draw_from_weights():
+    from tnddm.mps import base, numerics
+
+    rng = np.random.default_rng(4)
+    weight, u = rng.random((50, 3)), rng.random(50)
+    new = numerics.draw_from_weights(weight, u)
+    for module in (numerics, base):  # base: the old import path
+        with pytest.warns(DeprecationWarning, match="draw_from_weights"):
+            old = module.draw(weight, u)
+        for a, b in zip(old, new):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("move", ["right", "left"])
+def test_mps_split_two_site_is_split_two_site_svd(move):
+    from tnddm.mps import born, canonical
+
+    theta = np.random.default_rng(5).normal(size=(2, 2, 2, 3))
+    new = canonical.split_two_site_svd(theta, 2, 1e-12, move)
+    for module in (canonical, born):  # born: the old import path
+        with pytest.warns(DeprecationWarning, match="split_two_site_svd"):
+            old = module.split_two_site(theta, 2, 1e-12, move)
+        for a, b in zip(old, new):
+            np.testing.assert_array_equal(a, b)

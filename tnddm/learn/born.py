@@ -28,7 +28,7 @@ from scipy.optimize import minimize
 
 from .._checks import as_configs, check_nonnegative_int
 from ..mps import BornMPS
-from ..mps.born import core_times, right_canonical, split_two_site, times_core, unit_rows
+from ..mps.canonical import core_times, right_canonical, split_two_site_svd, times_core, unit_rows
 from ..rng import as_generator
 from .train import EpochTrainer
 
@@ -212,7 +212,7 @@ class BornTrainer(EpochTrainer):
             theta = ascend(old, left[0][i], right[0][i + 2], X[:, i], X[:, i + 1], cfg["ascent_steps"])
             if len(sets) == 2:
                 theta = held_out_choice(old, theta, left[1][i], right[1][i + 2], X_check[:, i], X_check[:, i + 1])
-            cores[i], cores[i + 1], _ = split_two_site(theta, cfg["chi_max"], cfg["cutoff"], move)
+            cores[i], cores[i + 1], _ = split_two_site_svd(theta, cfg["chi_max"], cfg["cutoff"], move)
 
         for i in range(N - 1):  # right-moving
             update(i, "right")

@@ -116,7 +116,7 @@ def split_two_site_nonnegative(B, Lz, Rz, chi_max: int, cutoff: float, nmf_steps
 
 
 def split_two_site(*args, **kwargs):
-    """Deprecated name of split_two_site_nonnegative (tnddm.mps.canonical.split_two_site is the SVD split of a Born MPS)."""
+    """Deprecated name of split_two_site_nonnegative (tnddm.mps.canonical.split_two_site_svd is the SVD split of a Born MPS)."""
     warn_deprecated("tnddm.learn.train.split_two_site", "split_two_site_nonnegative")
     return split_two_site_nonnegative(*args, **kwargs)
 

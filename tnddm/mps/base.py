@@ -68,11 +68,19 @@ from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_
 from .._deprecation import warn_deprecated
 from .._memory import check_allocation
 from ..rng import as_generator
-from .numerics import LOG2, SAMPLE_DTYPES, draw, normalise_rows, rescale_cores, sample_dtype
+from .numerics import (
+    LOG2,
+    SAMPLE_DTYPES,
+    draw,  # noqa: F401  (deprecated name of draw_from_weights, old import path)
+    draw_from_weights,
+    normalise_rows,
+    rescale_cores,
+    sample_dtype,
+)
 
 __all__ = ["MPSBase", "Tilted", "Emitted", "EmissionMixin", "check_emission",
            # re-exported from tnddm.mps.numerics (their old home)
-           "LOG2", "SAMPLE_DTYPES", "draw", "normalise_rows", "rescale_cores", "sample_dtype"]
+           "LOG2", "SAMPLE_DTYPES", "draw_from_weights", "normalise_rows", "rescale_cores", "sample_dtype"]
 
 
 class MPSBase(abc.ABC):
@@ -144,7 +152,7 @@ class MPSBase(abc.ABC):
         rows = np.arange(n)
         for i in range(N):
             weight = np.clip(np.broadcast_to(self._site_values(i, l, R[i + 1]) * w[:, i], (n, d)), 0.0, None)
-            x, logc = draw(weight, u[:, i])
+            x, logc = draw_from_weights(weight, u[:, i])
             X[:, i] = x
             logp += logc
             step = np.zeros((n, d))
@@ -473,7 +481,7 @@ class MPSBase(abc.ABC):
                 raise ValueError(f"tilts must have 1 or n = {n} rows; got {w.shape[0]}")
         return {"model": model, "per_sample": per_sample, "rng": as_generator(seed), "tilted": tilts is not None,
                 "batch": batch_size or model._default_batch(per_sample is not None),
-                "seeded": per_sample is None and model._samples_from_seeds(), "log_weight": return_log_prob}
+                "seeded": per_sample is None and model._samples_from_seeds(), "return_log_prob": return_log_prob}
 
     def _sample_rows(self, plan, a, b, X, logp, log_weight) -> None:
         """Rows a..b of a sampling plan into X, logp (and log_weight: the untilted log P) in place.

@@ -16,12 +16,20 @@ import numpy as np
 
 from .._checks import as_configs
 from .base import MPSBase
-from .canonical import core_times, right_canonical, split_two_site, svd_truncation, times_core, unit_rows
-from .numerics import draw, rescale_cores
+from .canonical import (
+    core_times,
+    right_canonical,
+    split_two_site,  # noqa: F401  (deprecated name of split_two_site_svd, old import path)
+    split_two_site_svd,
+    svd_truncation,
+    times_core,
+    unit_rows,
+)
+from .numerics import draw_from_weights, rescale_cores
 from .sparse import SparseMPS
 
-#: split_two_site and svd_truncation are re-exported (old import path of tnddm.learn and tnddm.mcmc)
-__all__ = ["BornMPS", "right_canonical", "svd_truncation", "split_two_site", "times_core", "core_times", "unit_rows"]
+#: the helpers of tnddm.mps.canonical are re-exported (old import path of tnddm.learn and tnddm.mcmc)
+__all__ = ["BornMPS", "right_canonical", "svd_truncation", "split_two_site_svd", "times_core", "core_times", "unit_rows"]
 
 
 class BornMPS(MPSBase):
@@ -156,7 +164,7 @@ class BornMPS(MPSBase):
             else:
                 weight = np.einsum("nxb,nxb->nx", amps @ R[i + 1].reshape(-1, cr, cr), amps) * tilts[:, i]
                 weight = np.clip(weight, 0.0, None)
-            x, logc = draw(weight, u[:, i])
+            x, logc = draw_from_weights(weight, u[:, i])
             X[:, i] = x
             logp += logc
             v = unit_rows(amps[rows, x])

@@ -4,7 +4,7 @@ tnddm.mcmc.
 
 - right_canonical: the same MPS with cores 1..N-1 right-orthonormal and unit norm in core 0;
 - svd_truncation: left-to-right truncated SVDs of right-canonical cores to a bond chi;
-- split_two_site: the truncated SVD split of a two-site tensor (one step of a two-site sweep);
+- split_two_site_svd: the truncated SVD split of a two-site tensor (one step of a two-site sweep);
 - times_core / core_times / unit_rows: batched products of prefix / suffix vectors with one core
   along given configurations, and rescaling of such vectors.
 """
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["right_canonical", "svd_truncation", "split_two_site", "times_core", "core_times", "unit_rows"]
+from .._deprecation import warn_deprecated
+
+__all__ = ["right_canonical", "svd_truncation", "split_two_site_svd", "times_core", "core_times", "unit_rows"]
 
 
 def unit_rows(v):
@@ -39,7 +41,7 @@ def core_times(B, x, v):
     return out
 
 
-def split_two_site(theta, chi_max: int, cutoff: float, move: str):
+def split_two_site_svd(theta, chi_max: int, cutoff: float, move: str):
     """theta (chi_l, d, d, chi_r) = U S V^T, keeping at most chi_max singular values above cutoff * s_max,
     with S renormalised: 'right' returns (U, S V^T, ||S_kept||), 'left' (U S, V^T, ||S_kept||)."""
     cl, d, _, cr = theta.shape
@@ -50,6 +52,12 @@ def split_two_site(theta, chi_max: int, cutoff: float, move: str):
     if move == "right":
         return U[:, :k].reshape(cl, d, k), (S[:, None] * Vt[:k]).reshape(k, d, cr), kept
     return (U[:, :k] * S[None, :]).reshape(cl, d, k), Vt[:k].reshape(k, d, cr), kept
+
+
+def split_two_site(theta, chi_max: int, cutoff: float, move: str):
+    """Deprecated name of split_two_site_svd (tnddm.learn.train.split_two_site_nonnegative is the NMF split)."""
+    warn_deprecated("tnddm.mps.canonical.split_two_site", "split_two_site_svd")
+    return split_two_site_svd(theta, chi_max, cutoff, move)
 
 
 def svd_truncation(cores, chi: int) -> list[np.ndarray]:

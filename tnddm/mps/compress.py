@@ -18,7 +18,7 @@ import numpy as np
 
 from .._checks import check_nonnegative_int
 from .born import BornMPS
-from .canonical import right_canonical, split_two_site, svd_truncation
+from .canonical import right_canonical, split_two_site_svd, svd_truncation
 
 
 def _normalised(m):
@@ -96,7 +96,7 @@ def compress(phi: BornMPS, chi: int, sweeps: int = 2, progress: bool = False) ->
         for move, bonds in (("right", range(N - 1)), ("left", range(N - 2, -1, -1))):
             for i in bonds:
                 theta = _two_site_projection(L[i], phi_c[i], phi_c[i + 1], R[i + 2])
-                psi[i], psi[i + 1], norm = split_two_site(theta, chi, 1e-14, move)
+                psi[i], psi[i + 1], norm = split_two_site_svd(theta, chi, 1e-14, move)
                 F = norm * np.exp(L_log[i] + R_log[i + 2])
                 if move == "right":
                     L[i + 1], s = _normalised(_grow_left(L[i], psi[i], phi_c[i]))

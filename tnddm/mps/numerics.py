@@ -1,7 +1,7 @@
 """Numerical helpers shared by every probability MPS storage and its algorithms.
 
 Exact rescaling of extreme cores by powers of two (rescale_cores), log-space row normalisation of
-batches of environments (normalise_rows), the inverse-CDF draw of the generic samplers (draw), and
+batches of environments (normalise_rows), the inverse-CDF draw of the generic samplers (draw_from_weights), and
 the integer dtype of samples (sample_dtype). Imported by tnddm.mps.base and the storages; imports no
 other tnddm.mps module but the numba kernel of normalise_rows.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._deprecation import warn_deprecated
 from ._kernel_common import normalise_rows_inplace
 
-__all__ = ["LOG2", "SAMPLE_DTYPES", "rescale_cores", "normalise_rows", "draw", "sample_dtype"]
+__all__ = ["LOG2", "SAMPLE_DTYPES", "rescale_cores", "normalise_rows", "draw_from_weights", "sample_dtype"]
 
 LOG2 = float(np.log(2.0))
 
@@ -56,7 +57,7 @@ def normalise_rows(v: np.ndarray, inplace: bool = False) -> tuple[np.ndarray, np
     return v / safe[:, None], logs
 
 
-def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def draw_from_weights(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x = F^{-1}(u) per row of non-negative weights (n, d), F the cumulative of c = weight / sum, and log c(x)."""
     total = weight.sum(axis=1)
     if not np.all(total > 0):
@@ -64,6 +65,12 @@ def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     p = weight / total[:, None]
     x = np.minimum((np.cumsum(p, axis=1) < u[:, None]).sum(axis=1), weight.shape[1] - 1)
     return x, np.log(p[np.arange(x.size), x])
+
+
+def draw(weight: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deprecated name of draw_from_weights (tnddm.validate.samplers.draw_categorical is the other categorical draw)."""
+    warn_deprecated("tnddm.mps.numerics.draw", "draw_from_weights")
+    return draw_from_weights(weight, u)
 
 
 #: default integer dtype of samples by the number of states d: the first whose range holds 0..d-1

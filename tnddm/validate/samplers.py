@@ -243,7 +243,7 @@ def draw_categorical(q, rng, precision=np.float64) -> np.ndarray:
 
 
 def draw(q, rng, precision=np.float64) -> np.ndarray:
-    """Deprecated name of draw_categorical (tnddm.mps.numerics.draw is the sampling kernel's draw)."""
+    """Deprecated name of draw_categorical (tnddm.mps.numerics.draw_from_weights is the sampling kernel's draw)."""
     warn_deprecated("tnddm.validate.samplers.draw", "draw_categorical")
     return draw_categorical(q, rng, precision)
 
