@@ -112,6 +112,33 @@ def test_model_behaviour_lives_on_the_model(kind):
     assert np.all(geo.edges < model.n_sites)
     X = model.typical_state(5, np.random.default_rng(0))
     assert X.shape == (5, model.n_sites) and np.all(np.isfinite(model.log_weight(X)))
+    from tnddm import observables
+    from tnddm.mcmc.reference import EXACT_FORMULAS
+
+    assert observables.family(model) == model.observable_family == observables.FAMILIES[kind]
+    exact = model.exact_statistics()
+    assert set(exact) <= set(model.statistics(X))
+    assert (kind in EXACT_FORMULAS) == bool(exact)
+
+
+def test_a_new_model_is_one_class():
+    """A model kind no table knows gets its observables and exact references from its class alone."""
+    from tnddm import observables
+    from tnddm.mcmc import exact_reference
+
+    class Chain(lattice.IsingChain):
+        kind = "my_chain"
+        observable_family = "ising"
+
+        def exact_statistics(self):
+            return {"magnetisation": 0.25}
+
+    model = Chain(6, 0.4)
+    assert "binder" in observables.available(model)
+    assert exact_reference(model, ["magnetisation"], n_samples=0) == {"magnetisation": (0.25, 0.0)}
+    model.observable_family = None  # a model that names no family is refused, not guessed from its kind
+    with pytest.raises(ValueError, match="observable_family"):
+        observables.available(model)
 
 
 def test_name_tables_match_their_public_tuples():

@@ -44,12 +44,14 @@ from typing import Callable
 
 import numpy as np
 
-from .lattice.grid import binder_cumulant  # noqa: F401  (U_4 from per-sample m^2, m^4; re-exported here)
+from .lattice import MODELS
+from .lattice.grid import Grid2D, binder_cumulant  # noqa: F401  (binder_cumulant: U_4 from m^2, m^4, re-exported)
 
 # ---- model families -----------------------------------------------------------------------------
-FAMILIES = {"ising_chain": "ising", "ising_cylinder": "ising", "ising_strip": "ising", "ising": "ising",
-            "ising_grid": "ising", "potts_cylinder": "potts", "potts_grid": "potts", "fredkin": "fredkin",
-            "grid": "grid"}
+#: the observable families; each model class names its own (LatticeModel.observable_family)
+FAMILY_NAMES = ("ising", "potts", "fredkin", "grid")
+#: {model kind: family} of the registered models, derived from the classes (kept for code that imported it)
+FAMILIES = {cls.kind: cls.observable_family for cls in (*MODELS.values(), Grid2D)}
 MAX_COUNT_ENTRIES = 16_000_000   # largest (bond x count) table of the exact count law (float64 entries)
 MAX_COUNT_WORK = 4_000_000_000   # largest number of multiply-adds spent on it
 MAX_DISTANCE = 128               # default largest r of G(r)
@@ -61,10 +63,11 @@ def family(model) -> str:
     Args:
         model: a tnddm lattice model.
     """
-    kind = getattr(model, "kind", None)
-    if kind not in FAMILIES:
-        raise ValueError(f"model must be a tnddm lattice model (kind one of {sorted(FAMILIES)}); got {type(model).__name__}")
-    return FAMILIES[kind]
+    fam = getattr(model, "observable_family", None)
+    if not isinstance(fam, str) or fam not in FAMILY_NAMES:
+        raise ValueError(f"model must be a tnddm lattice model whose observable_family is one of {list(FAMILY_NAMES)} "
+                         f"(kinds {sorted(FAMILIES)}); got {type(model).__name__}")
+    return fam
 
 
 def _has_exact(model) -> bool:
@@ -378,12 +381,10 @@ def _fredkin_height_stats(ctx):
 
 
 def _exact_max_height(ctx):
-    from .mcmc.reference import _stay_below
-
     H = ctx.model.n_sites // 2
     if (H + 1) * ctx.model.n_sites * (H + 1) > MAX_COUNT_WORK:  # one forward pass per height
         return None
-    return float(sum(1.0 - _stay_below(ctx.auto, k) for k in range(H + 1)))
+    return float(sum(1.0 - ctx.auto.prob_states_at_most(k) for k in range(H + 1)))
 
 
 def _exact_potts_order(ctx):

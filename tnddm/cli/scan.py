@@ -66,7 +66,7 @@ def command(card, overrides, names, csv_path, plot_path, as_json):
     Example: tnddm scan models/ising_cylinder.toml --set model.beta=0.3:0.6:16 --set model.width=4,6,8
     """
     from .. import observables
-    from ..lattice import from_spec
+    from ..lattice import MODELS, from_spec
 
     axes, fixed = {}, []
     for item in overrides:
@@ -102,7 +102,7 @@ def command(card, overrides, names, csv_path, plot_path, as_json):
     title = f"{base['model']['kind']}: " + ", ".join(f"{k}={v}" for k, v in base["model"].items()
                                                      if k not in axes and k != "kind") + " (exact)"
     observables.plot_scan(rows, x, names, plot_out, series=[k for k in axes if k != x], title=title,
-                          family_of_rows=observables.FAMILIES.get(base["model"]["kind"]))
+                          family_of_rows=getattr(MODELS.get(base["model"]["kind"]), "observable_family", None))
     if as_json:
         emit_summary({"model": base["model"]["kind"], "scanned": axes, "observables": names, "rows": rows,
                       "csv": str(csv_out), "plot": str(plot_out)}, True)

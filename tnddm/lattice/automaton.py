@@ -18,6 +18,9 @@ from scipy.special import logsumexp
 
 from ..mps import SparseMPS
 
+# largest (bond x counter) table Automaton.symbol_sum_law may allocate, in float64 entries (128 MB)
+MAX_COUNTER_ENTRIES = 16_000_000
+
 
 class Automaton:
     """Exact automaton MPS of pi ∝ prod_i exp(logw_i[a_i, x_i]) (see module docstring).
@@ -101,6 +104,43 @@ class Automaton:
             np.add.at(q2, nx.ravel(), ((m2[:, None] + 2 * f * m1[:, None] + f**2 * p[:, None]) * W).ravel())
             p, m1, m2 = q, q1, q2
         return float(m1.sum()), float(m2.sum())
+
+    def symbol_sum_law(self, max_entries: int = MAX_COUNTER_ENTRIES) -> np.ndarray | None:
+        """P(sum_i x_i = n), n = 0..(d - 1) N, by the forward pass
+        `p_{i+1}(b, n + x) += p_i(a, n) W_i[a, x]` (b = next_i[a, x]); for two states the law of the number
+        of x_i = 1 (up spins). None when the (bond x counter) table exceeds max_entries float64 entries.
+
+        Args:
+            max_entries: largest table allowed.
+        """
+        d = max(W.shape[1] for W in self.transition)
+        if max(W.shape[0] for W in self.transition) * ((d - 1) * self.n_sites + 1) > max_entries:
+            return None
+        p = np.ones((1, 1))
+        sizes = [W.shape[0] for W in self.transition[1:]] + [1]
+        for nx, W, size in zip(self.next_states, self.transition, sizes):
+            q = np.zeros((size, p.shape[1] + W.shape[1] - 1))
+            for x in range(W.shape[1]):
+                np.add.at(q[:, x: x + p.shape[1]], nx[:, x], p * W[:, x, None])
+            p = q
+        return p.sum(axis=0)
+
+    def prob_states_at_most(self, k: int) -> float:
+        """P(every state a_1, ..., a_N <= k): the mass of the forward pass that never leaves states 0..k
+        (for an automaton whose states are heights, P(max height <= k)).
+
+        Args:
+            k: largest state allowed.
+        """
+        p = np.ones(1)
+        sizes = [W.shape[0] for W in self.transition[1:]] + [1]
+        for nx, W, size in zip(self.next_states, self.transition, sizes):
+            ok = (nx <= k) & (W > 0)
+            q = np.zeros(size)
+            np.add.at(q, nx[ok], (p[:, None] * W)[ok])
+            q[k + 1:] = 0.0
+            p = q
+        return float(p.sum())
 
 
 def finite_range(n_sites: int, d: int, r: int, log_factor) -> tuple[Automaton, list[np.ndarray]]:

@@ -12,7 +12,10 @@ class LatticeModel:
     """An exact lattice model: pi(x) ∝ exp(log_weight(x)) with an exact automaton MPS.
 
     Subclasses set n_sites, d and kind, and implement _build() -> Automaton, log_weight(X),
-    statistics(X) and _exact_observables().
+    statistics(X) and _exact_observables(). What the rest of tnddm needs to know about a model lives
+    here too, so that a new model is one file (plus its entry in tnddm.lattice.MODELS): the class
+    attributes anneal_parameter, local_update and observable_family, and the methods geometry(),
+    typical_state() and exact_statistics() where the defaults do not fit.
     """
 
     n_sites: int
@@ -24,6 +27,14 @@ class LatticeModel:
     anneal_parameter: str | None = None
     #: the local Monte Carlo update that leaves pi invariant, a name in tnddm.mcmc.local.LOCAL_UPDATES; None: none
     local_update: str | None = None
+    #: the family of physical observables that apply (tnddm.observables: 'ising', 'potts', 'fredkin' or 'grid')
+    observable_family: str | None = None
+
+    def exact_statistics(self) -> dict:
+        """Exact means {name: value} of the per-sample statistics (names of statistics(X)) that have an exact
+        formula; the Monte Carlo references (tnddm.mcmc.exact_reference) estimate the others from exact samples.
+        Default: none."""
+        return {}
 
     def geometry(self) -> LatticeGeometry:
         """The lattice: L columns of W sites (a chain is L = N, W = 1), column-major, periodic columns or not."""

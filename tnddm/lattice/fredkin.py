@@ -37,6 +37,7 @@ class Fredkin(LatticeModel):
     kind = "fredkin"
     anneal_parameter = "c"
     local_update = "fredkin_exchange"
+    observable_family = "fredkin"
 
     def __init__(self, n_sites, c):
         self.n_sites = check_size(n_sites, "n_sites", 2)
@@ -110,6 +111,13 @@ class Fredkin(LatticeModel):
         profile = self.mean_heights()
         return {"log_z": self.log_z(), "mean_area": float(profile.sum()), "mean_mid_height": float(profile[self.n_sites // 2 - 1]),
                 "mean_height_profile": profile}
+
+    def exact_statistics(self) -> dict:
+        """Exact <area>, <mid_height> (forward pass) and <max_height> = sum_{k >= 0} (1 - P(max h <= k)), where
+        P(max h <= k) is the mass of the forward pass that stays in states (heights) <= k."""
+        obs = self.observables()
+        max_height = sum(1.0 - self.automaton.prob_states_at_most(k) for k in range(self.n_sites // 2 + 1))
+        return {"area": obs["mean_area"], "mid_height": obs["mean_mid_height"], "max_height": float(max_height)}
 
     def typical_state(self, n: int, rng=None) -> np.ndarray:
         """n copies of the most probable Dyck path: pi ∝ r^(A/2), r = c / (1 - c), A the area, so the mode is the

@@ -58,6 +58,7 @@ class Grid2D(LatticeModel):
     """
 
     kind = "grid"
+    observable_family = "grid"
 
     def __init__(self, site, vertical, horizontal, beta, periodic: bool = False):
         site = np.asarray(site, dtype=float)
@@ -193,6 +194,7 @@ class IsingGrid(Grid2D):
     kind = "ising_grid"
     anneal_parameter = "beta"
     local_update = "spin_flip"
+    observable_family = "ising"
 
     def __init__(self, length, width, beta, J=1.0, h=0.0, disorder="none", disorder_seed=0,
                  J_vertical=None, J_horizontal=None, fields=None, periodic=False):
@@ -253,6 +255,7 @@ class PottsGrid(Grid2D):
     """
 
     kind = "potts_grid"
+    observable_family = "potts"
 
     def __init__(self, length, width, q, beta, J=1.0, periodic=False):
         L, W, q = check_size(length, "length"), check_size(width, "width"), check_size(q, "q", 2)

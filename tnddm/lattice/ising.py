@@ -104,6 +104,7 @@ class Ising(_GridModel):
     kind = "ising"
     anneal_parameter = "beta"
     local_update = "spin_flip"
+    observable_family = "ising"
 
     def __init__(self, length, width, beta, J=1.0, h=0.0, periodic=False):
         self._setup_grid(length, width, periodic)
@@ -148,6 +149,19 @@ class Ising(_GridModel):
         }
         if self.beta > 0:  # f = -log Z / (beta N) is undefined at infinite temperature
             out["free_energy_per_site"] = -self.log_z() / (self.beta * N)
+        return out
+
+    def exact_statistics(self) -> dict:
+        """Exact energy, energy per site and magnetisation (forward moment passes), and <|m|> from the exact law
+        of the number n of up spins, <|m|> = sum_n P(n) |2n - N| / N (left out when that table is too large)."""
+        N = self.n_sites
+        obs = self.observables()
+        out = {"energy": obs["energy_per_site"] * N, "energy_per_site": obs["energy_per_site"],
+               "magnetisation": obs["magnetisation"]}
+        law = self.automaton.symbol_sum_law()
+        if law is not None:
+            n = np.arange(N + 1)
+            out["abs_magnetisation"] = float(law @ (np.abs(2 * n - N) / N))
         return out
 
     def _params(self):
@@ -241,6 +255,7 @@ class PottsCylinder(_GridModel):
 
     kind = "potts_cylinder"
     anneal_parameter = "beta"
+    observable_family = "potts"
 
     def __init__(self, length, width, q, beta, J=1.0):
         self.d = check_size(q, "q", 2)
@@ -272,6 +287,11 @@ class PottsCylinder(_GridModel):
         e1, e2 = self._energy_moments()
         return {"log_z": self.log_z(), "energy_per_site": e1 / N, "specific_heat_per_site": self.beta**2 * (e2 - e1**2) / N,
                 "entropy": self.log_z() + self.beta * e1}
+
+    def exact_statistics(self) -> dict:
+        """Exact energy and energy per site (forward moment pass)."""
+        e = self.observables()["energy_per_site"]
+        return {"energy": e * self.n_sites, "energy_per_site": e}
 
     def _params(self):
         return {"length": self.length, "width": self.width, "q": self.d, "beta": self.beta, "J": self.J}
