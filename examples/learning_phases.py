@@ -109,7 +109,7 @@ def run_point(system: str, phase: str, value: float, form: str, quick: bool = Fa
     missed = float(np.mean(np.isneginf(log_p)))  # exact samples to which P_theta gives probability zero
     gain, gain_se = mean_se(log_p - log_p0)  # KL(pi || P_0) - KL(pi || P_theta), paired on the same samples
     floor, floor_se = mean_se(log_pi - compress(model.born_mps(), chi, sweeps=2)[0].log_prob(X))
-    bonds = getattr(P, "born_bond_dims", None) or P.bond_dims
+    bonds = P.bond_dims
     acc = [a for a in loop.history["acceptance_disconnected"][-3:] if np.isfinite(a)]
     row = {"system": system, "n_sites": model.n_sites, "phase": phase, "parameter": "beta" if system == "ising" else "c",
            "value": float(value), "form": form, "chi": chi, "max_bond": int(max(bonds)), "rounds": rounds,

@@ -66,7 +66,7 @@ def main(argv=None):
     start = time.perf_counter()
     for name, target, observable in checkpoints(args.quick):
         model = proposal(name, target)
-        chi = max(getattr(model, "born_bond_dims", model.bond_dims))
+        chi = max(model.bond_dims)
         kl, se = kl_from_exact_samples(target, model, n_kl, seed=args.seed)
         rows = []
         for scheme in ("disconnected", "connected"):

@@ -62,7 +62,7 @@ def test_compression_at_full_bond_is_exact():
 def test_compression_never_loses_fidelity_and_ends_at_a_local_maximum():
     phi = random_born(10, 6, 2, seed=4)
     psi, F = compress(phi, chi=2, sweeps=30)
-    assert max(psi.born_bond_dims) == 2
+    assert max(psi.bond_dims) == 2
     assert np.all(np.diff(F) >= -1e-12), F
     assert F[-1] > F[0] + 1e-3, "the sweeps must improve on the SVD truncation"
     assert fidelity(psi, phi) == pytest.approx(F[-1], rel=1e-10)

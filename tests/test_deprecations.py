@@ -118,3 +118,11 @@ def test_mps_split_two_site_is_split_two_site_svd(move):
             old = module.split_two_site(theta, 2, 1e-12, move)
         for a, b in zip(old, new):
             np.testing.assert_array_equal(a, b)
+
+
+def test_born_bond_dims_is_bond_dims():
+    P = BornMPS([np.random.default_rng(6).normal(size=(1 if i == 0 else 3, 2, 1 if i == 3 else 3)) for i in range(4)])
+    with pytest.warns(DeprecationWarning, match="bond_dims"):
+        old = P.born_bond_dims
+    assert old == P.bond_dims == (1, 3, 3, 3, 1)
+    assert P.env_dims == (1, 9, 9, 9, 1)

@@ -82,7 +82,7 @@ def test_born_checkpoint_has_the_documented_quality_as_a_proposal():
     from tnddm import BornMPS
 
     born, meta = load_model(MODELS / "ising_8x16_chi32_born.npz")
-    assert isinstance(born, BornMPS) and max(born.born_bond_dims) == 32 and meta["loop"]["born"]
+    assert isinstance(born, BornMPS) and max(born.bond_dims) == 32 and meta["loop"]["born"]
     kl, se = kl_from_exact_samples(ISING, born, 2000, seed=0)
     assert kl < 0.8, (kl, se)
     assert MetropolisHastings(ISING, born, moves="disconnected").run(30, 32, seed=2, burn_in=0).acceptance() > 0.3

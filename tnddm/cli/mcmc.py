@@ -240,7 +240,7 @@ def command(card, scheme, T, chi, truncation, proposal_file, chi_boundary, init,
         P = _load_proposal(proposal_file, model.n_sites, model.d)
     else:
         P = as_proposal(model, chi=chi, method=truncation)
-    bond = max(getattr(P, "born_bond_dims", P.bond_dims))
+    bond = max(P.bond_dims)
     init = _initial(init, model.n_sites, model.d)
     reference = exact_reference(model, seed=seed + 1) if exact else {}
     bar = show_progress(progress)

@@ -189,7 +189,7 @@ class TrainingLoop:
                "walkers_outside_model": int((~movable).sum()),
                "acceptance_connected": by_kind.get("connected", float("nan")),
                "acceptance_disconnected": by_kind.get("disconnected", float("nan")), "nll": nll, "kl": kl,
-               "kl_stderr": kl_err, "max_bond": max(getattr(model, "born_bond_dims", model.bond_dims)), "seconds": time.perf_counter() - start}
+               "kl_stderr": kl_err, "max_bond": max(model.bond_dims), "seconds": time.perf_counter() - start}
         for k, v in row.items():
             self.history[k].append(v)
         self.round += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_configs
+from .._deprecation import warn_deprecated
 from .base import MPSBase
 from .canonical import (
     core_times,
@@ -72,7 +73,8 @@ class BornMPS(MPSBase):
 
     @property
     def born_bond_dims(self):
-        """Same as bond_dims (the name from when bond_dims returned chi^2)."""
+        """Deprecated name of bond_dims (the name from when bond_dims returned chi^2)."""
+        warn_deprecated("BornMPS.born_bond_dims", "bond_dims (the bonds chi of psi; env_dims gives chi^2)")
         return self.bond_dims
 
     @property
