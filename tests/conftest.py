@@ -4,9 +4,11 @@
   or tnddm is imported.
 - MODEL_FACTORIES: one registry of small, enumerable probability MPS, one per storage and view
   (dense ProbMPS, sparse automaton SparseMPS, BornMPS, the sparse EmittedMPS of a noised automaton,
-  the generic Emitted and Tilted views, MarkovTableMPS tables). The `mps_model` fixture runs a test on
-  every entry; tests/test_mps_contract.py holds the contract every storage must pass. A new storage
-  is added here once and is then checked by every contract test.
+  the generic Emitted and Tilted views and a view of a view, MarkovTableMPS tables; d = 2 and 3, and
+  emissions to d_out = 3). The `mps_model` fixture runs a test on every entry; tests/test_mps_contract.py
+  holds the contract every storage must pass, and the storage-generic engine tests (tests/test_mps.py,
+  tests/test_sampling.py, tests/test_diffusion.py) run on the same registry. A new storage is added
+  here once and is then checked by every contract and engine test.
 """
 import os
 
@@ -42,6 +44,9 @@ MODEL_FACTORIES = {
     "emitted_sparse": lambda: random_automaton(6, 4, 2, seed=16).emit(_emission(2, 2, 1)),  # EmittedMPS
     "emitted_view": lambda: random_born(5, 2, 2, seed=17).emit(_emission(3, 2, 2)),  # Emitted view, d_out = 3
     "tilted_view": lambda: Tilted(random_dense(6, 3, 2, seed=18), _tilt_weights(6, 2, 3)),
+    "born_d3": lambda: random_born(5, 2, 3, seed=19),
+    "emitted_sparse_d3": lambda: random_automaton(5, 4, 2, seed=20).emit(_emission(3, 2, 4)),  # EmittedMPS, d_out = 3
+    "tilted_emitted_view": lambda: Tilted(random_born(5, 3, 2, seed=21).emit(_emission(2, 2, 5)), _tilt_weights(5, 2, 6)),
     "markov_table": lambda: MarkovTableMPS.from_pair_couplings(
         6, 2, dist=np.tile([1, 2], (6, 1)) * (np.arange(6)[:, None] >= [1, 2]),
         coup=np.tile([0.4, -0.3], (6, 1)), field=0.2, dtype=np.float64),

@@ -4,25 +4,13 @@ import pytest
 
 from tnddm import ProbMPS, SparseMPS
 
-from .helpers import brute_weights, enumerate_configs, random_automaton, random_born, random_dense
-
-MODELS = {
-    "dense-d2": lambda: random_dense(6, 3, 2, seed=1),
-    "dense-d3": lambda: random_dense(5, 4, 3, seed=2),
-    "sparse-d2": lambda: random_automaton(7, 5, 2, seed=3),
-    "sparse-d3": lambda: random_automaton(5, 4, 3, seed=4),
-    "sparse-emitted": lambda: random_automaton(5, 4, 2, seed=5).emit(np.array([[0.7, 0.2], [0.3, 0.5], [0.0, 0.3]])),
-    "born-d2": lambda: random_born(6, 3, 2, seed=6),
-    "born-d3": lambda: random_born(5, 2, 3, seed=7),
-    "born-emitted": lambda: random_born(5, 3, 2, seed=8).emit(np.array([[0.7, 0.2], [0.3, 0.5], [0.0, 0.3]])),
-    "born-tilted": lambda: random_born(5, 3, 2, seed=9).emit(np.array([[0.7, 0.2], [0.3, 0.8]])).tilt(
-        np.linspace(0.2, 1.0, 10).reshape(5, 2)),
-}
+from .helpers import brute_weights, enumerate_configs, random_automaton, random_dense
 
 
-@pytest.fixture(params=sorted(MODELS))
-def model(request):
-    P = MODELS[request.param]()
+@pytest.fixture
+def model(mps_model):
+    """Every storage of the registry (tests/conftest.py MODEL_FACTORIES) with its enumerated weights."""
+    P = mps_model
     X = enumerate_configs(P.n_sites, P.d)
     w = brute_weights(P.dense_cores(), X)
     return P, X, w

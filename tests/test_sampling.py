@@ -9,13 +9,9 @@ from .helpers import perturb_site, random_automaton, random_born, random_dense
 ALPHA = 1e-3  # combined p-value threshold; fixed seeds make every test deterministic
 
 
-@pytest.mark.parametrize("make", [lambda: random_dense(6, 3, 2, seed=1), lambda: random_dense(4, 3, 3, seed=2),
-                                  lambda: random_automaton(7, 5, 2, seed=3),
-                                  lambda: random_automaton(6, 4, 2, seed=4).emit(np.array([[0.6, 0.1], [0.4, 0.9]])),
-                                  lambda: random_born(6, 3, 2, seed=5), lambda: random_born(5, 2, 3, seed=6),
-                                  lambda: random_born(6, 3, 2, seed=7).emit(np.array([[0.6, 0.1], [0.4, 0.9]]))])
-def test_unconditional_sampling_passes_chisquare(make):
-    P = make()
+def test_unconditional_sampling_passes_chisquare(mps_model):
+    """Every storage of the registry (tests/conftest.py MODEL_FACTORIES)."""
+    P = mps_model
     probs = P.to_dense()
     res = goodness_of_fit(lambda n, rng: P.sample(n, seed=rng), probs, P.d, n_samples=20000, n_draws=4, seed=10)
     assert res.passed(ALPHA), res.pvalues
@@ -34,12 +30,9 @@ def test_perturbed_sampler_fails_chisquare():
     assert not res.passed(ALPHA)
 
 
-@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=8), lambda: random_automaton(5, 4, 2, seed=9),
-                                  lambda: random_born(5, 3, 2, seed=10),
-                                  lambda: random_born(5, 3, 2, seed=11).emit(np.array([[0.6, 0.1], [0.4, 0.9]]))])
-def test_per_sample_tilted_sampling_is_exact(make):
-    """Every row gets its own tilt; rows sharing one tilt follow P(x) prod w_i[x_i] / norm."""
-    P = make()
+def test_per_sample_tilted_sampling_is_exact(mps_model):
+    """Every row gets its own tilt; rows sharing one tilt follow P(x) prod w_i[x_i] / norm (every storage)."""
+    P = mps_model
     rng = np.random.default_rng(0)
     tilt_a, tilt_b = rng.random((P.n_sites, P.d)), rng.random((P.n_sites, P.d))
     n = 30000
@@ -97,14 +90,13 @@ def test_float32_mode_matches_float64_log_probs():
     assert res.passed(ALPHA)
 
 
-@pytest.mark.parametrize("kind", ["dense", "automaton", "born"])
 @pytest.mark.parametrize("tilt_rows", [0, 1, 300])
-def test_sampling_returns_the_untilted_log_probability(kind, tilt_rows):
-    """return_log_prob gives log P(x) of the untilted MPS (kernel by-product for dense per-sample tilts)."""
-    P = {"dense": lambda: random_dense(7, 4, 2, seed=31), "automaton": lambda: random_automaton(7, 4, 2, seed=32),
-         "born": lambda: random_born(7, 3, 2, seed=33)}[kind]()
+def test_sampling_returns_the_untilted_log_probability(mps_model, tilt_rows):
+    """return_log_prob gives log P(x) of the untilted MPS (kernel by-product for dense per-sample tilts), for
+    every storage of the registry."""
+    P = mps_model
     rng = np.random.default_rng(5)
-    tilts = None if tilt_rows == 0 else rng.random((tilt_rows, 7, 2)) + 0.05
+    tilts = None if tilt_rows == 0 else rng.random((tilt_rows, P.n_sites, P.d)) + 0.05
     X, logp, logw = P.sample(300, seed=6, tilts=tilts, return_log_prob=True)
     np.testing.assert_allclose(logw, P.log_prob(X), rtol=1e-10, atol=1e-10)
     X2, logp2 = P.sample(300, seed=6, tilts=tilts)
