@@ -45,13 +45,13 @@ from typing import Callable
 import numpy as np
 
 from .lattice import MODELS
-from .lattice.grid import Grid2D, binder_cumulant  # noqa: F401  (binder_cumulant: U_4 from m^2, m^4, re-exported)
+from .lattice.grid import binder_cumulant  # noqa: F401  (U_4 from per-sample m^2, m^4; re-exported here)
 
 # ---- model families -----------------------------------------------------------------------------
 #: the observable families; each model class names its own (LatticeModel.observable_family)
 FAMILY_NAMES = ("ising", "potts", "fredkin", "grid")
 #: {model kind: family} of the registered models, derived from the classes (kept for code that imported it)
-FAMILIES = {cls.kind: cls.observable_family for cls in (*MODELS.values(), Grid2D)}
+FAMILIES = {kind: cls.observable_family for kind, cls in MODELS.items()}
 MAX_COUNT_ENTRIES = 16_000_000   # largest (bond x count) table of the exact count law (float64 entries)
 MAX_COUNT_WORK = 4_000_000_000   # largest number of multiply-adds spent on it
 MAX_DISTANCE = 128               # default largest r of G(r)

@@ -13,7 +13,8 @@ from .fredkin import Fredkin, is_dyck
 from .grid import Grid2D, IsingGrid, PottsGrid, binder_cumulant
 from .ising import BETA_C, Ising, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, lattice_bonds
 
-MODELS = {cls.kind: cls for cls in (Fredkin, Ising, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, IsingGrid, PottsGrid)}
+MODELS = {cls.kind: cls for cls in (Fredkin, Ising, IsingChain, IsingCylinder, IsingStrip, PottsCylinder, Grid2D, IsingGrid,
+                                    PottsGrid)}
 
 
 def from_spec(spec: dict) -> LatticeModel:

@@ -143,7 +143,10 @@ class LatticeModel:
         return {"kind": self.kind, **self._params()}
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        def show(v):  # arrays (nested lists in the spec) by their shape
+            return f"<{' x '.join(map(str, np.shape(v)))} array>" if isinstance(v, (list, np.ndarray)) else repr(v)
+
+        args = ", ".join(f"{k}={show(v)}" for k, v in self._params().items())
         return f"{type(self).__name__}({args})"
 
 

@@ -113,8 +113,8 @@ class Fredkin(LatticeModel):
                 "mean_height_profile": profile}
 
     def exact_statistics(self) -> dict:
-        """Exact <area>, <mid_height> (forward pass) and <max_height> = sum_{k >= 0} (1 - P(max h <= k)), where
-        P(max h <= k) is the mass of the forward pass that stays in states (heights) <= k."""
+        """Exact means of area and mid_height (forward pass) and of max_height, `E[max h] = sum_{k >= 0} (1 - P(max h <= k))`,
+        where `P(max h <= k)` is the mass of the forward pass that stays in states (heights) <= k."""
         obs = self.observables()
         max_height = sum(1.0 - self.automaton.prob_states_at_most(k) for k in range(self.n_sites // 2 + 1))
         return {"area": obs["mean_area"], "mid_height": obs["mean_mid_height"], "max_height": float(max_height)}

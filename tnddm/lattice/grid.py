@@ -86,6 +86,11 @@ class Grid2D(LatticeModel):
         self.beta = check_range(beta, "beta", 0.0, np.inf, open_high=True)
         self.range = W
 
+    def _params(self):
+        """The energy tables as nested lists (a model card's [model] table holds them as arrays)."""
+        return {"site": self.site.tolist(), "vertical": self.vertical.tolist(), "horizontal": self.horizontal.tolist(),
+                "beta": self.beta, "periodic": self.periodic}
+
     # ---- energy ---------------------------------------------------------------------------------
     def grid(self, X) -> np.ndarray:
         """Configurations (n, N) as (n, L, W).
@@ -105,6 +110,15 @@ class Grid2D(LatticeModel):
         e = np.empty(G.shape[0])
         _table_energy(G, self.site, self.vertical, self.horizontal, e)
         return e
+
+    def statistics(self, X) -> dict:
+        """Per sample: energy and energy per site.
+
+        Args:
+            X: configurations, shape (n, N).
+        """
+        e = self.energy(X)
+        return {"energy": e, "energy_per_site": e / self.n_sites}
 
     def log_weight(self, X) -> np.ndarray:
         """-beta E(x).
@@ -189,6 +203,9 @@ class IsingGrid(Grid2D):
         J_horizontal (array | None): (L-1, W) couplings between columns (overrides J and disorder).
         fields (array | None): (L, W) fields (overrides h).
         periodic (bool): close every column into a ring (cylinder of circumference W >= 3).
+
+    to_spec() keeps the explicit arrays it was given (as nested lists), so from_spec(model.to_spec()) is the
+    same model whether its couplings came from J, a seeded disorder or explicit arrays.
     """
 
     kind = "ising_grid"
@@ -217,6 +234,9 @@ class IsingGrid(Grid2D):
         self.J_vertical, self.J_horizontal, self.fields = Jv, Jh, hf
         self._spec = {"length": L, "width": W, "beta": self.beta, "J": J, "h": h, "disorder": disorder,
                       "disorder_seed": int(disorder_seed), "periodic": self.periodic}
+        for name, given, a in (("J_vertical", J_vertical, Jv), ("J_horizontal", J_horizontal, Jh), ("fields", fields, hf)):
+            if given is not None:
+                self._spec[name] = a.tolist()
 
     def statistics(self, X) -> dict:
         """Per sample: energy, energy per site, magnetisation m = mean s, |m|, m^2 and m^4 (Binder cumulant).

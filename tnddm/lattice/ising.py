@@ -152,8 +152,8 @@ class Ising(_GridModel):
         return out
 
     def exact_statistics(self) -> dict:
-        """Exact energy, energy per site and magnetisation (forward moment passes), and <|m|> from the exact law
-        of the number n of up spins, <|m|> = sum_n P(n) |2n - N| / N (left out when that table is too large)."""
+        """Exact energy, energy per site and magnetisation (forward moment passes), and abs_magnetisation from the
+        exact law of the number n of up spins, `<|m|> = sum_n P(n) |2n - N| / N` (left out when that table is too large)."""
         N = self.n_sites
         obs = self.observables()
         out = {"energy": obs["energy_per_site"] * N, "energy_per_site": obs["energy_per_site"],
