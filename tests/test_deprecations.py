@@ -54,7 +54,7 @@ def test_gaussian_sample_posterior_is_denoise():
     from tnddm.gaussian import GaussianDiffusion
 
     gd = GaussianDiffusion(IsingChain(4, 0.5).mps())
-    x = gd.sample_marginal(10, 0.3, seed=1)
+    x, _ = gd.marginal(0.3).sample(10, seed=1)
     with pytest.warns(DeprecationWarning, match="denoise"):
         old = gd.sample_posterior(x, 0.3, seed=2)
     for a, b in zip(old, gd.denoise(x, 0.3, seed=2)):

@@ -135,7 +135,7 @@ def test_l2_error_is_unbiased_with_calibrated_standard_error():
 class _GaussianTarget:
     """Oracle with the interface of GaussianDiffusion for spins s ~ N(0, v): x_t ~ N(0, a^2 v + b^2), exact
     posterior mean E[s | x] = a v x / (a^2 v + b^2), and the exact probability-flow map
-    x_s = x_t sqrt(V_s / V_t), V_t = a_t^2 v + b_t^2. sample_marginal returns fixed quantiles of p_t."""
+    x_s = x_t sqrt(V_s / V_t), V_t = a_t^2 v + b_t^2. marginal(t).sample returns fixed quantiles of p_t."""
 
     def __init__(self, v):
         from tnddm.noise import Linear
@@ -157,8 +157,14 @@ class _GaussianTarget:
     def score(self, x, t):
         return -x / self.var(t)
 
-    def sample_marginal(self, n, t, seed=None):
-        return self.z * np.sqrt(self.var(t))
+    def marginal(self, t):
+        quantiles = self.z * np.sqrt(self.var(t))
+
+        class Marginal:
+            def sample(self, n, seed=None, compute_log_prob=True):
+                return quantiles, None
+
+        return Marginal()
 
 
 def test_accel_ode_is_second_order_against_the_exact_flow_of_a_gaussian():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_configs, check_time
+from ._deprecation import warn_deprecated
 from .mps.base import MPSBase
 from .noise import Linear, make_schedule
 from .rng import as_generator
@@ -69,11 +70,20 @@ class GaussianDiffusion:
         z = as_generator(seed).standard_normal(X.shape)
         return a * SPINS[X] + b * z
 
+    def marginal(self, t) -> "GaussianMarginal":
+        """The law p_t of x_t, `p_t = sum_s pi(s) N(a_t s, b_t^2 I)`, with the verbs of the discrete
+        Diffusion.marginal(t): `marginal(t).sample(n)` and `marginal(t).log_prob(x)` (and its exact mean and
+        covariance).
+
+        Args:
+            t: time (> 0).
+        """
+        return GaussianMarginal(self, t)
+
     def sample_marginal(self, n: int, t, seed=None) -> np.ndarray:
-        """Exact samples of p_t: s ~ pi, then forward noise."""
-        rng = as_generator(seed)
-        X, _ = self.model.sample(n, seed=rng)
-        return self.forward(X, t, seed=rng)
+        """Deprecated: marginal(t).sample(n, seed)[0] (the same points for the same seed)."""
+        warn_deprecated("GaussianDiffusion.sample_marginal(n, t)", "GaussianDiffusion.marginal(t).sample(n)")
+        return self.marginal(t).sample(n, seed=seed, compute_log_prob=False)[0]
 
     # ---- exact oracle -----------------------------------------------------------------
     def log_prob(self, x, t) -> np.ndarray:
@@ -82,7 +92,7 @@ class GaussianDiffusion:
         a, b = self.coefficients(t)
         tilts, shift = self._tilts(x, t)
         gauss = (-(x**2 + a**2) / (2 * b**2) - 0.5 * np.log(2 * np.pi * b**2)).sum(axis=1)
-        return gauss + shift + self.model.log_contract(tilts) - self.model.log_norm()
+        return gauss + shift + self.model.log_contract(tilts) - self.model.log_z()
 
     def posterior_mean(self, x, t) -> np.ndarray:
         """E[s | x_t = x], shape (n, N), the magnetisations of pi tilted by h = a x / b^2."""
@@ -111,7 +121,70 @@ class GaussianDiffusion:
 
     def sample_posterior(self, x, t, seed=None):
         """Deprecated name of denoise."""
-        from ._deprecation import warn_deprecated
-
         warn_deprecated("GaussianDiffusion.sample_posterior", "GaussianDiffusion.denoise")
         return self.denoise(x, t, seed=seed)
+
+
+class GaussianMarginal:
+    """The forward marginal of a GaussianDiffusion at time t > 0: x_t = a_t s + b_t z with s ~ pi (spins s = 2x - 1)
+    and z standard normal, so
+
+        p_t(x) = sum_s pi(s) prod_i N(x_i; a_t s_i, b_t^2),
+        E[x_t] = a_t E_pi[s],   Cov[x_t] = a_t^2 Cov_pi[s] + b_t^2 I.
+
+    Made by GaussianDiffusion.marginal(t); the Gaussian counterpart of the MPS that Diffusion.marginal(t)
+    returns (sample, log_prob).
+
+    Args:
+        diffusion: the GaussianDiffusion.
+        t: time (> 0).
+    """
+
+    def __init__(self, diffusion: GaussianDiffusion, t):
+        self.a, self.b = diffusion.coefficients(t)  # checks t > 0
+        self.diffusion, self.t = diffusion, float(t)
+        self.n_sites = diffusion.n_sites
+
+    def __repr__(self) -> str:
+        return f"GaussianMarginal(t={self.t:g}, a={self.a:.6g}, b={self.b:.6g}, n_sites={self.n_sites})"
+
+    def sample(self, n: int, seed=None, compute_log_prob: bool = True):
+        """Exact samples of p_t (s ~ pi exactly, then x = a_t s + b_t z) and their exact log p_t(x).
+
+        Args:
+            n: number of samples.
+            seed: int, SeedSequence or Generator.
+            compute_log_prob: evaluate log p_t(x) (one tilted MPS contraction per sample); False returns
+                None in its place when only the points are needed.
+
+        Returns:
+            (x, logp): points of shape (n, N) and log p_t(x) of shape (n,) (None without compute_log_prob).
+        """
+        rng = as_generator(seed)
+        X, _ = self.diffusion.model.sample(n, seed=rng)
+        x = self.diffusion.forward(X, self.t, seed=rng)
+        return x, (self.log_prob(x) if compute_log_prob else None)
+
+    def log_prob(self, x) -> np.ndarray:
+        """Exact log p_t(x) for points x of shape (n, N) (GaussianDiffusion.log_prob(x, t)).
+
+        Args:
+            x: points (n, N).
+        """
+        return self.diffusion.log_prob(x, self.t)
+
+    def mean(self) -> np.ndarray:
+        """E[x_t] = a_t E_pi[s], shape (N,), from the single-site marginals of pi."""
+        return self.a * (self.diffusion.model.marginals() @ SPINS)
+
+    def covariance(self) -> np.ndarray:
+        """Cov[x_t] = a_t^2 Cov_pi[s] + b_t^2 I, shape (N, N), exact from the two-site marginals of pi
+        (N (N - 1) / 2 of them: O(N^3 chi^2) work, for moderate N)."""
+        model, N = self.diffusion.model, self.n_sites
+        m = model.marginals() @ SPINS
+        ss = np.outer(SPINS, SPINS)
+        second = np.eye(N)  # s_i^2 = 1
+        for i in range(N):
+            for j in range(i + 1, N):
+                second[i, j] = second[j, i] = float(np.sum(model.two_site_marginal(i, j) * ss))
+        return self.a**2 * (second - np.outer(m, m)) + self.b**2 * np.eye(N)

@@ -188,7 +188,8 @@ def run_gaussian(name: str, gd: GaussianDiffusion, n: int, times, seed=None, noi
         if x.ndim != 2 or x.shape[1] != gd.n_sites or not np.all(np.isfinite(x)):
             raise ValueError(f"start must be a finite array of shape (n, {gd.n_sites}); got {np.shape(start)}")
     else:
-        x = gd.sample_marginal(n, times[0], seed=rng) if exact_start else rng.standard_normal((n, gd.n_sites))
+        x = gd.marginal(times[0]).sample(n, seed=rng, compute_log_prob=False)[0] if exact_start \
+            else rng.standard_normal((n, gd.n_sites))
     step = _GAUSSIAN_STEPS[name]
     state = {"gd": gd, "rng": rng, "noise_scale": noise_scale, "prev": None}  # prev: accel_ode's last (coef, eps)
     for t, s in zip(times[:-1], times[1:]):
@@ -286,7 +287,7 @@ def gaussian_path_kl(name: str, gd: GaussianDiffusion, n: int, times, seed=None,
     kernels = [_forward_kernel(gd, t, s) for t, s in steps]  # x_t = ratio x_s + std z
     log_q_minus_p = 0.0
     if direction == "sampler_exact":  # down the grid with the sampler
-        x_T = x = gd.sample_marginal(n, times[0], seed=rng)
+        x_T = x = gd.marginal(times[0]).sample(n, seed=rng, compute_log_prob=False)[0]
         for (t, s), (ratio, std_f) in zip(steps, kernels):
             mean, std = gaussian_step(name, gd, x, t, s)
             x_s = mean + std * rng.standard_normal(mean.shape)
@@ -294,7 +295,7 @@ def gaussian_path_kl(name: str, gd: GaussianDiffusion, n: int, times, seed=None,
             x = x_s
         x_end = x
     else:  # up the grid with the exact forward process
-        x_end = x_s = gd.sample_marginal(n, times[-1], seed=rng)
+        x_end = x_s = gd.marginal(times[-1]).sample(n, seed=rng, compute_log_prob=False)[0]
         for (t, s), (ratio, std_f) in zip(steps[::-1], kernels[::-1]):
             x = ratio * x_s + std_f * rng.standard_normal(x_s.shape)
             mean, std = gaussian_step(name, gd, x, t, s)
