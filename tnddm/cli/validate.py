@@ -32,8 +32,12 @@ def _steps(text) -> list[int]:
 @click.option("--alpha", type=float, default=1e-3, show_default=True,
               help="With --samples: significance level of the pass/fail verdict (Bonferroni over the tests).")
 @click.option("--steps", default=None, help="Number of steps, or a comma-separated list for a convergence scan [card: validate.steps].")
-@click.option("-T", "--T", "T", type=float, default=None, help="Start time T of the reverse process [card: validate.T, else 3].")
-@click.option("--delta", type=float, default=None, help="Early stopping time delta [card: validate.delta, else 0].")
+@click.option("-T", "--T", "T", type=float, default=None,
+              help="Start time T of the reverse process [card: validate.T, else 3]; discrete noise only (the Gaussian "
+                   "grids fix their own start).")
+@click.option("--delta", type=float, default=None,
+              help="Early stopping time delta [card: validate.delta, else 0; with --noise gaussian 0 means 1e-3, and "
+                   "--grid li ignores it].")
 @click.option("--grid", type=click.Choice(["uniform", "geometric", "cosine", "li", "quad"]), default=None,
               help="Time grid [card: validate.grid]. With --noise gaussian: uniform, li (Li et al.'s theory schedule "
                    "as transcribed, unverified: li_grid) or quad (the quadratic skipping of their code: quad_grid).")
