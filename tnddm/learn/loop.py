@@ -129,6 +129,15 @@ class TrainingLoop:
                                                          "kl", "kl_stderr", "max_bond", "seconds")}
         self._kl_cache: dict = {}
 
+    def __repr__(self) -> str:
+        t, cfg, h = self.trainer, self.config, self.history
+        last = ""
+        if h["round"]:
+            acc, kl, err = h["acceptance"][-1], h["kl"][-1], h["kl_stderr"][-1]
+            last = f", acceptance={acc:.3f}" + (f", kl={kl:.4g} ± {err:.2g}" if kl == kl else "")
+        return (f"TrainingLoop(target={self.target!r}, trainer={t.config['method']!r}, max_bond={t.max_bond()}, "
+                f"walkers={cfg['walkers']}, round={self.round}{last})")
+
     # ---- annealing -----------------------------------------------------------------------------
     def parameter(self, k: int) -> float | None:
         a = self.config["anneal"]

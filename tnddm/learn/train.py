@@ -157,6 +157,14 @@ class EpochTrainer:
     history: dict
     epoch: int
 
+    def __repr__(self) -> str:
+        cfg, hist = self.config, self.history
+        keys = ("lr",) if cfg["method"] == "adam" else ("holdout",) if "holdout" in cfg else ()
+        extra = "".join(f", {k}={cfg[k]:g}" for k in keys if cfg.get(k))
+        nll = f", nll={hist['nll'][-1]:.4g}" if hist.get("nll") else ""
+        return (f"{type(self).__name__}(method={cfg['method']!r}, n_sites={self.n_sites}, d={self.d}, "
+                f"max_bond={self.max_bond()}, chi_max={cfg['chi_max']}{extra}, epoch={self.epoch}{nll})")
+
     def _restore_progress(self, meta: dict) -> None:
         """Epoch count, history and generator state from a state() metadata dict (KeyError if missing)."""
         self.epoch = int(meta["epoch"])

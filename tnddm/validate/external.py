@@ -51,6 +51,14 @@ class SampleReport:
     chi2: float | None = None
     chi2_pvalue: float | None = None
 
+    def __repr__(self) -> str:
+        law = "".join(f", {k}={v:.3g}" for k, v in (("tv", self.tv), ("kl", self.kl), ("tv_floor", self.tv_floor))
+                      if v is not None)
+        return (f"SampleReport(n_samples={self.n_samples}, n_sites={self.n_sites}, passed={self.passed()}, "
+                f"n_impossible={self.n_impossible}, mean_log_prob={self.mean_log_prob:.4g} ± "
+                f"{self.mean_log_prob_stderr:.2g}, neg_entropy={self.neg_entropy:.4g}, "
+                f"tests={len(self.pvalues())}, min_pvalue={min(self.pvalues().values()):.3g}{law})")
+
     def pvalues(self) -> dict:
         """Every test's p-value by name (chi2, log_prob, `<stat>_two_sample`, `<stat>_mean`)."""
         out = {"log_prob": self.log_prob_pvalue}

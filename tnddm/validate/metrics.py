@@ -111,6 +111,11 @@ class ExactProcess:
         self.chunk = max(1, 2**21 // S)
         self._laws: dict[float, np.ndarray] = {}
 
+    def __repr__(self) -> str:
+        d = self.diffusion
+        return (f"ExactProcess(model={d.model!r}, noise={d.noise!r}, process_states={self.n_states}, "
+                f"cached_laws={len(self._laws)})")
+
     def law(self, t) -> np.ndarray:
         """P_t on the d_out^N states; t = inf gives the stationary product law of the noise."""
         t = float(t)

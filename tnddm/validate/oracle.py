@@ -44,6 +44,11 @@ class ScoreOracle:
     def d_out(self) -> int:
         return self.noise.d_out
 
+    def __repr__(self) -> str:
+        what = getattr(self, "_repr_source", lambda: "")()
+        return (f"{type(self).__name__}({what}n_sites={getattr(self, 'n_sites', '?')}, "
+                f"noise={getattr(self, 'noise', None)!r}, evaluations={self.evaluations})")
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         hook = cls.__dict__.get("_score")
@@ -110,6 +115,9 @@ class ExactOracle(ScoreOracle):
         self.noise = diffusion.noise
         self.n_sites = diffusion.n_sites
 
+    def _repr_source(self) -> str:
+        return f"model={self.diffusion.model!r}, "
+
     def _score(self, X, t):
         return self.diffusion.score(X, t)
 
@@ -145,6 +153,9 @@ class CallableOracle(ScoreOracle):
         self._fn_time_first = _time_first(score_fn)
         if self._fn_time_first:
             warn_deprecated("CallableOracle with score_fn(t, X)", "score_fn(X, t) (states first)")
+
+    def _repr_source(self) -> str:
+        return f"score_fn={getattr(self.fn, '__qualname__', type(self.fn).__name__)}, "
 
     def _score(self, X, t):
         out = np.asarray(self.fn(t, X) if self._fn_time_first else self.fn(X, t), dtype=float)

@@ -161,6 +161,10 @@ class PosteriorOracle:
         self.n_sites, self.d, self.d_out = diffusion.n_sites, diffusion.noise.d, diffusion.d_out
         self.evaluations = 0
 
+    def __repr__(self) -> str:
+        return (f"PosteriorOracle(model={self.diffusion.model!r}, noise={self.noise!r}, batch_size={self.batch_size}, "
+                f"evaluations={self.evaluations})")
+
     def kappa(self, t) -> float:
         """kappa_t of the diffusion's Mask or Flip noise (probability of still showing the data value)."""
         return kappa(self.noise, t)
