@@ -81,6 +81,16 @@ REDUCE: list[tuple[str, str, str]] = [
      "python -m benchmarks.validation_scale --quick --budget 2"),
     # docs/distributed.md: 10^4 samples (10^6 in the page)
     ("docs/distributed.md", "10**6, seed=0, tasks=16", "10**4, seed=0, tasks=16"),
+    # docs/learning.md: the loop for 2 (then 3, resumed) rounds at chi = 4 on a 4 x 3 cylinder; 2,000 samples and
+    # 1-2 epochs at chi <= 8 for the data runs
+    ("docs/learning.md", "--loop --chi-max 16 --rounds 200",
+     "--loop --chi-max 4 --rounds 2 --set model.length=4 --set model.width=3"),
+    ("docs/learning.md", "--loop --chi-max 16 --rounds 400",
+     "--loop --chi-max 4 --rounds 3 --set model.length=4 --set model.width=3"),
+    ("docs/learning.md", "-n 20000 --out samples.npz", "-n 2000 --out samples.npz"),
+    ("docs/learning.md", "--chi-max 32 --epochs 20", "--chi-max 8 --epochs 2"),
+    ("docs/learning.md", "--chi-max 32 --epochs 4", "--chi-max 8 --epochs 1"),
+    ("docs/learning.md", "--holdout 0.2 --epochs 8", "--holdout 0.2 --epochs 2"),
 ]
 
 # Lines of console / bash blocks that the tests do not run, with the reason.
@@ -97,18 +107,7 @@ NOT_RUN = {
         "local cluster and on a scheduler address",
     "tnddm sample --scheduler tcp://scheduler-host:8786 --tasks 64 -n 10000000 --out samples.h5":
         "needs a running Dask scheduler; the same code path with a local cluster is the line above",
-    # docs/learning.md and docs/benchmarks.md (their owners are rewriting them): commands that need files the
-    # page does not create, or minutes, and whose pages do not yet give a reduced form
-    "tnddm train models/ising_cylinder.toml --loop --chi-max 16 --rounds 200 --checkpoint run.npz --plot curves.png":
-        "200 rounds of the training loop (minutes); the CLI loop is tested in tests/test_learn.py",
-    "tnddm train card.toml --data samples.npz --method sweep --chi-max 32 --epochs 20":
-        "card.toml and samples.npz are placeholders the page does not create",
-    "tnddm train card.toml --data samples.npz --method born --chi-max 32 --epochs 4":
-        "card.toml and samples.npz are placeholders the page does not create",
-    "tnddm train card.toml --data samples.npz --method born --holdout 0.2 --epochs 8":
-        "card.toml and samples.npz are placeholders the page does not create",
-    "tnddm train card.toml --loop --rounds 400 --checkpoint run.npz --resume":
-        "card.toml is a placeholder the page does not create",
+    # docs/benchmarks.md: benchmarks of minutes, run by their own commands
     "python -m benchmarks.exact_speed": "a benchmark of about 3 minutes",
     "python -m benchmarks.wolff": "a benchmark (the Wolff baseline of benchmarks.exact_speed)",
     "python -m benchmarks.wide_cylinder": "a benchmark of a 40 x 20 cylinder (tens of GiB)",
@@ -332,7 +331,14 @@ def _cli(ns, out, cwd, text):
     assert limits.count("\n$ tnddm") >= 4 and "```python" in limits
 
 
-EXTRA = {"docs/cli.md": _cli, "docs/tutorials/montecarlo.md": _montecarlo, "docs/beyond_exact.md": _beyond_exact,
+def _learning(ns, out, cwd, text):
+    for name in ("run.npz", "curves.png", "samples.npz"):
+        assert (cwd / name).is_file(), name
+    assert re.search(r"^resumed\s*:\s*True$", out, flags=re.M), "the second loop command resumes from run.npz"
+    assert len(re.findall(r"^kl\s*:", out, flags=re.M)) == 5, "every train command reports KL(pi || P_theta)"
+
+
+EXTRA = {"docs/cli.md": _cli, "docs/learning.md": _learning, "docs/tutorials/montecarlo.md": _montecarlo, "docs/beyond_exact.md": _beyond_exact,
          "docs/observables.md": _observables, "docs/tutorials/sampling.md": _sampling}
 
 RUNNABLE = [p for p in PAGES if steps_of(p)]
