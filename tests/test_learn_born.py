@@ -150,9 +150,6 @@ def test_cli_trains_a_born_mps_from_data_and_resumes(tmp_path, capsys):
     P, meta = load_model(ck)
     assert isinstance(P, tnddm.BornMPS) and meta["model"]["kind"] == "ising_chain"
     with pytest.raises(SystemExit) as exc:
-        main(["train", str(card), "--loop", "--method", "born"])
-    assert exc.value.code == 2 and "--method born trains on --data" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
         main(["train", str(card), "--data", str(tmp_path / "s.npz"), "--method", "adam", "--holdout", "0.2"])
     assert exc.value.code == 2 and "--holdout applies to --method born" in capsys.readouterr().err
 

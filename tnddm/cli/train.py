@@ -67,9 +67,10 @@ def _trainer(opts, model_n, d):
               help="Train on the configurations in this .npz (array 'samples', e.g. from `tnddm sample`).")
 @click.option("--loop", "use_loop", is_flag=True, help="Train by the Monte Carlo loop (walkers proposed by the model).")
 @click.option("--method", type=click.Choice(["adam", "sweep", "born"]), default=None,
-              help="adam / sweep: a non-negative 1-norm MPS; born: a Born MPS by two-site sweeps (--data only) "
-                   "[card: train.method, else adam].")
-@click.option("--chi-max", type=int, default=None, help="Bond dimension (adam) or its maximum (sweep) [train.chi_max, else 16].")
+              help="adam / sweep: a non-negative 1-norm MPS; born: a Born MPS by two-site sweeps (with --data or "
+                   "--loop) [card: train.method, else adam].")
+@click.option("--chi-max", type=int, default=None,
+              help="Bond dimension (adam) or its maximum (sweep, born) [train.chi_max, else 16].")
 @click.option("--epochs", type=int, default=None, help="Total epochs on --data [train.epochs, else 50].")
 @click.option("--rounds", type=int, default=None, help="Total rounds of the loop [train.rounds, else 100].")
 @click.option("--lr", type=float, default=None, help="Adam step size [train.lr, else 0.03].")
@@ -117,8 +118,6 @@ def command(card, data, use_loop, method, chi_max, epochs, rounds, lr, holdout, 
                      seed=seed)
     if float(opts["holdout"]) and opts["method"] != "born":
         raise ValueError(f"--holdout applies to --method born; got method {opts['method']!r}")
-    if use_loop and opts["method"] == "born":
-        raise ValueError("--method born trains on --data; the Monte Carlo loop trains a 1-norm MPS (adam or sweep)")
     inputs = [card_path, data]
     if checkpoint is not None:
         check_output_path(checkpoint, (".npz",), inputs=inputs, what="--checkpoint")

@@ -118,7 +118,7 @@ def save_model(path, model, metadata: dict | None = None) -> None:
 
 def load_model(path):
     """(model, metadata) from any checkpoint holding cores core_0000 ... (a model or a training state):
-    a BornMPS when the metadata says form = "born", else a ProbMPS."""
+    a BornMPS when the metadata says form = "born" (a training loop's state says it of its trainer), else a ProbMPS."""
     from ..mps import BornMPS, ProbMPS
 
     arrays, meta = load_checkpoint(path)
@@ -133,7 +133,9 @@ def load_model(path):
         raise ValueError(f"checkpoint {str(path)!r} lacks core array {exc.args[0]!r}") from None
     if not cores:
         raise ValueError(f"checkpoint {str(path)!r} holds no MPS cores")
-    model = BornMPS(cores) if meta.get("form") == "born" else ProbMPS(cores)
+    trainer = meta.get("trainer") if isinstance(meta.get("trainer"), dict) else {}
+    form = meta.get("form", trainer.get("form"))  # a TrainingLoop state keeps the form in its trainer's metadata
+    model = BornMPS(cores) if form == "born" else ProbMPS(cores)
     log_scale = meta.get("log_scale", 0.0)
     if isinstance(log_scale, bool) or not isinstance(log_scale, (int, float)) or not np.isfinite(log_scale):
         raise ValueError(f"checkpoint {str(path)!r} has metadata log_scale = {log_scale!r}; expected a finite number")
