@@ -120,8 +120,8 @@ def run_row(model, proposal, move: Move, exact: dict, observable: str, args, see
     return row
 
 
-HEADER = ("| proposal | chi | move | T | acceptance | burn-in / recorded | {obs} (mean ± stderr) | exact | z | "
-          "max abs z (all obs.) | tau (steps) | R-hat | records / tau | ESS/s | converged |")
+HEADER = ("| proposal | $\\chi$ | move | $T$ | acceptance | burn-in / recorded | {obs} (mean ± stderr) | exact | $z$ | "
+          "max $\\lvert z \\rvert$ (all obs.) | $\\tau$ (steps) | R-hat | records / $\\tau$ | ESS/s | converged |")
 
 
 def format_row(r: dict) -> str:
@@ -139,64 +139,121 @@ def format_row(r: dict) -> str:
             f"{r['tau']:.3g} ± {r['tau_stderr']:.2g} | {rhat} | {rpt} | {r['ess_per_second']:.3g} | yes |")
 
 
+def pretty_system(name: str) -> str:
+    """'ising_betac' -> 'Ising, β = β_c'; 'fredkin_c0.4' -> 'Fredkin, c = 0.4' (plot titles)."""
+    kind, _, value = name.partition("_")
+    if kind == "ising":
+        value = value.removeprefix("beta")
+        return "Ising cylinder, $\\beta = \\beta_c$" if value == "c" else f"Ising cylinder, $\\beta = {value}$"
+    return f"Fredkin chain, c = {value.removeprefix('c')}"
+
+
+def _plain_log(axis, ticks) -> None:
+    """Log axis labelled with plain numbers at the given ticks (1 always among them), no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    axis.set_major_locator(FixedLocator(list(ticks)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+
+
+TAU_TICKS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
+DECADES = (0.001, 0.01, 0.1, 1, 10, 100)
+
+
 def plot_system(rows: list, path: Path, title: str, chis) -> None:
-    """2 x 2 panels: acceptance and tau against chi (disconnected) and against T (connected)."""
+    """2 x 2 panels: acceptance and tau against chi (disconnected moves, top) and against T (connected moves at the
+    smallest chi, bottom). Colour: the proposal's truncation method; tau with +-1 standard error, converged chains
+    only; tau = 1 (independent draws) as a reference."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex="row")
     colours = {m: f"C{k}" for k, m in enumerate(METHODS)}
     rows = [r for r in rows if r["acceptance"] is not None]  # proposals that miss the support have no chain
+    taus, Ts, low = [], [], None
+    converged = {0: False, 1: False}  # a converged chain drawn in the tau panel of row 0 (disconnected) / 1 (connected)
     for m in METHODS:
         disc = sorted((r for r in rows if r["method"] == m and r["kind"] == "disconnected"), key=lambda r: r["chi"])
         if disc:
-            axes[0, 0].plot([r["chi"] for r in disc], [r["acceptance"] for r in disc], "o-", color=colours[m], label=m)
+            axes[0, 0].plot([r["chi"] for r in disc], [r["acceptance"] for r in disc], "o-", color=colours[m], ms=6)
             ok = [r for r in disc if r["converged"]]
             if ok:
                 axes[0, 1].errorbar([r["chi"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
-                                    fmt="o-", color=colours[m], capsize=3, label=m)
+                                    fmt="o-", color=colours[m], capsize=4, ms=6)
+                taus += [(r["tau"], r["tau_stderr"]) for r in ok]
+                converged[0] = True
         conn = sorted((r for r in rows if r["method"] == m and r["kind"] == "connected" and r["T_setting"] != "auto"),
                       key=lambda r: r["T"])
         auto = [r for r in rows if r["method"] == m and r["T_setting"] == "auto"]
         if conn:
-            chi = conn[0]["chi"]
-            axes[1, 0].plot([r["T"] for r in conn], [r["acceptance"] for r in conn], "o-", color=colours[m],
-                            label=f"{m} χ={chi}")
+            low = chi = conn[0]["chi"]
+            Ts += [r["T"] for r in conn + auto]
+            axes[1, 0].plot([r["T"] for r in conn], [r["acceptance"] for r in conn], "o-", color=colours[m], ms=6)
             ok = [r for r in conn if r["converged"]]
             if ok:
                 axes[1, 1].errorbar([r["T"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
-                                    fmt="o-", color=colours[m], capsize=3, label=f"{m} χ={chi}")
+                                    fmt="o-", color=colours[m], capsize=4, ms=6)
+                taus += [(r["tau"], r["tau_stderr"]) for r in ok]
+                converged[1] = True
             for r in auto:
-                axes[1, 0].plot([r["T"]], [r["acceptance"]], "*", ms=13, color=colours[m], label=f"{m} T=auto")
+                axes[1, 0].plot([r["T"]], [r["acceptance"]], "*", ms=14, color=colours[m], mec="k", mew=0.5)
                 if r["converged"]:
-                    axes[1, 1].errorbar([r["T"]], [r["tau"]], yerr=[r["tau_stderr"]], fmt="*", ms=13, color=colours[m],
-                                        capsize=3, label=f"{m} T=auto")
-            same = [r for r in rows if r["method"] == m and r["kind"] == "disconnected" and r["chi"] == chi]
-            for r in same:
-                axes[1, 0].axhline(r["acceptance"], ls="--", color=colours[m], lw=1, label=f"{m} disconnected")
+                    axes[1, 1].errorbar([r["T"]], [r["tau"]], yerr=[r["tau_stderr"]], fmt="*", ms=14, color=colours[m],
+                                        mec="k", mew=0.5, capsize=4)
+                    taus.append((r["tau"], r["tau_stderr"]))
+                    converged[1] = True
+            for r in (r for r in rows if r["method"] == m and r["kind"] == "disconnected" and r["chi"] == chi):
+                axes[1, 0].axhline(r["acceptance"], ls="--", color=colours[m], lw=1)
                 if r["converged"]:
-                    axes[1, 1].axhline(r["tau"], ls="--", color=colours[m], lw=1, label=f"{m} disconnected")
-    axes[0, 0].set(xlabel="proposal bond dimension χ", ylabel="acceptance (fraction of moves)", xscale="log",
-                   ylim=(-0.02, 1.02), title="disconnected moves")
-    axes[0, 1].set(xlabel="proposal bond dimension χ", ylabel="τ_int (MH steps), converged chains", xscale="log",
-                   yscale="log", title="disconnected moves")
-    axes[1, 0].set(xlabel="diffusion time T (units of 1 / flip rate)", ylabel="acceptance (fraction of moves)",
-                   xscale="log", ylim=(-0.02, 1.02), title="connected moves")
-    axes[1, 1].set(xlabel="diffusion time T (units of 1 / flip rate)", ylabel="τ_int (MH steps), converged chains",
-                   xscale="log", yscale="log", title="connected moves")
+                    axes[1, 1].axhline(r["tau"], ls="--", color=colours[m], lw=1)
+    lo = min([t - e for t, e in taus if t - e > 0] + [0.7])
+    hi = max([t + e for t, e in taus] + [3.0])
+    for ax in axes[:, 1]:
+        ax.set_yscale("log")
+        ax.set_ylim(lo / 1.3, hi * 1.3)
+        _plain_log(ax.yaxis, TAU_TICKS)
+        ax.axhline(1.0, color="0.4", ls=":", lw=1)
+        ax.set_ylabel(r"$\tau_{\mathrm{int}}$ of the main observable (MH steps)")
+    for ax in axes[:, 0]:
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("acceptance (fraction of proposed moves)")
     for ax in axes[0]:
-        ax.set_xticks(list(chis))
-        ax.set_xticklabels([str(c) for c in chis])
-        ax.minorticks_off()
-    for ax in axes.ravel():
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        else:
-            ax.text(0.5, 0.5, "no converged chain", transform=ax.transAxes, ha="center", va="center", color="0.4")
-    fig.suptitle(title)
-    fig.tight_layout()
+        ax.set_xscale("log")
+        _plain_log(ax.xaxis, chis)
+        ax.set_xlim(min(chis) / 1.25, max(chis) * 1.25)
+        ax.set_xlabel(r"proposal bond dimension $\chi$")
+    for ax in axes[1]:
+        ax.set_xscale("log")
+        if Ts:
+            ax.set_xlim(min(Ts) / 1.6, max(Ts) * 1.6)
+            fixed = {r["T"] for r in rows if r["kind"] == "connected" and r["T_setting"] != "auto"}
+            _plain_log(ax.xaxis, sorted({t for t in DECADES if min(Ts) / 1.6 <= t <= max(Ts) * 1.6} | fixed))
+        ax.set_xlabel("diffusion time T of connected moves (units of 1 / flip rate)")
+    axes[0, 0].set_title(r"disconnected moves: acceptance against $\chi$", fontsize=10)
+    axes[0, 1].set_title(r"disconnected moves: $\tau_{\mathrm{int}}$ (converged chains, $\pm 1$ s.e.)", fontsize=10)
+    at = "" if low is None else rf" at $\chi = {low}$"
+    axes[1, 0].set_title(f"connected moves{at}: acceptance against T", fontsize=10)
+    axes[1, 1].set_title(f"connected moves{at}: " + r"$\tau_{\mathrm{int}}$ (converged chains, $\pm 1$ s.e.)", fontsize=10)
+    for row, moves in ((0, "disconnected"), (1, "connected")):
+        if not converged[row]:
+            axes[row, 1].text(0.5, 0.5, f"no converged chain with {moves} moves", transform=axes[row, 1].transAxes,
+                              ha="center", va="center", color="0.3")
+    methods = [Line2D([], [], color=colours[m], marker="o", label=f"{m} truncation") for m in METHODS
+               if any(r["method"] == m for r in rows)]
+    styles = [Line2D([], [], color="0.3", marker="o", label="fixed T (connected)"),
+              Line2D([], [], color="0.3", marker="*", ms=12, ls="none", label="T = auto, at its frozen T"),
+              Line2D([], [], color="0.3", ls="--", label=r"disconnected moves, same $\chi$"),
+              Line2D([], [], color="0.4", ls=":", label=r"$\tau = 1$ (independent draws)")]
+    blank = Line2D([], [], alpha=0, label=" ")
+    methods += [blank] * (len(styles) - len(methods))
+    order = [h for pair in zip(methods, styles) for h in pair]  # the legend fills columns: methods above, styles below
+    fig.legend(handles=order, loc="lower center", ncol=len(styles), fontsize=9, frameon=False)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -207,15 +264,17 @@ def render(out: Path, results: list, walkers: int, seconds: float) -> str:
     for name in dict.fromkeys(r["system"] for r in results):
         rows = [r for r in results if r["system"] == name]
         observable = rows[0]["observable"]
-        lines = [f"### {name}", "", HEADER.format(obs=observable), "|" + "---|" * HEADER.count(" | ") + "---|"]
+        lines = [f"### {name}", "", HEADER.format(obs=observable.replace("_", " ")),
+                 "|" + "---|" * HEADER.count(" | ") + "---|"]
         lines += [format_row(r) for r in rows]
         sections.append("\n".join(lines))
         chis = rows[0].get("chis") or sorted({r["chi"] for r in rows})
-        plot_system(rows, out / f"{name}.png", f"{name}: acceptance and τ of the {observable}, {walkers} walkers", chis)
+        plot_system(rows, out / f"{name}.png", f"{pretty_system(name)}: acceptance and autocorrelation time of the "
+                    f"{observable.replace('_', ' ')}, {walkers} walkers per chain", chis)
     ok = [r for r in results if r["converged"]]
     worst = max(ok, key=lambda r: r["max_abs_z"], default=None)
-    footer = (f"{len(ok)} of {len(results)} rows converged; largest |z| over all observables of the converged rows: "
-              + (f"{worst['max_abs_z']:.2f} ({worst['system']}, {worst['method']} χ = {worst['chi']}, {worst['kind']})"
+    footer = (f"{len(ok)} of {len(results)} rows converged; largest $|z|$ over all observables of the converged rows: "
+              + (f"{worst['max_abs_z']:.2f} ({worst['system']}, {worst['method']} $\\chi = {worst['chi']}$, {worst['kind']})"
                  if worst else "-") + f"; total {seconds / 60:.1f} min.")
     (out / "table.md").write_text("\n\n".join(sections) + "\n\n" + footer + "\n")
     return footer
