@@ -218,3 +218,45 @@ def test_boundary_study_quick_mode(tmp_path):
             assert diff < 5 * np.hypot(r["energy_per_site_stderr"], ref["energy_per_site_stderr"]), (system, r, ref)
     assert any(r["converged"] and r["acceptance"] > 0.5 for r in rows if r["method"] == "boundary MPS")
     assert "| ratio |" in (out / "table.md").read_text() and (out / "ising_6.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("periodic", [False, True], ids=["strip", "cylinder"])
+def test_unrolled_small_bond_kernel_draws_what_the_generic_kernel_draws(periodic):
+    """small_kernel (bond padded to 4 or 8, compile-time sizes) and draw_columns (any bond) are two
+    implementations of the same conditionals and draw rule: the same uniforms give the same configurations
+    and log q (to rounding), forced evaluations agree, and padding lanes of a partial block are not written."""
+    from tnddm.mcmc._boundary_kernel import (
+        SMALL_BLOCK,
+        draw_columns,
+        pack_environments,
+        pad_environments,
+        small_bond,
+        small_kernel,
+    )
+
+    m = IsingGrid(6, 5, 0.9, disorder="pm_j", disorder_seed=3, h=0.2, periodic=periodic)
+    for chi in (1, 2, 4):
+        q = m.proposal(chi)
+        cores = q.column_cores(q.envs)
+        bond = max(max(G.shape[0], G.shape[2]) for col in cores for G in col)
+        small = small_bond(bond, 2)
+        assert small is not None and small >= bond
+        n = 2 * SMALL_BLOCK + 5  # a partial last block
+        U = np.random.default_rng(chi).random((m.n_sites, n))
+        none = np.zeros((1, 1), np.int64)
+        X1, l1 = np.full((n, m.n_sites), -1), np.full(n, np.nan)
+        small_kernel(2, small)(pad_environments(cores, small, 2), q._tables, q._V, U, none, False, q.floor,
+                               0, -(-n // SMALL_BLOCK), X1, l1)
+        X2, l2 = np.full((n, m.n_sites), -1), np.full(n, np.nan)
+        data, offsets, shapes, chi_max = pack_environments(cores)
+        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, U, none, False, q.floor, 32, X2, l2)
+        np.testing.assert_array_equal(X1, X2)
+        np.testing.assert_allclose(l1, l2, rtol=0, atol=1e-12)
+        F = np.ascontiguousarray(X1.T)
+        l3 = np.full(n, np.nan)
+        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, np.zeros((1, 1)), F, True, q.floor, 32, X2, l3)
+        np.testing.assert_allclose(l3, l1, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(q.log_prob(X1), l1, rtol=0, atol=1e-12)  # the proposal's own dispatch
+    # negative control: the environments of another bond give other log q for the same configurations
+    other = m.proposal(1)
+    assert np.abs(other.log_prob(X1) - l1).max() > 1e-3

@@ -6,11 +6,12 @@ import numbers
 import numpy as np
 
 
-def as_configs(X, n_sites: int, d: int, name: str = "X") -> np.ndarray:
+def as_configs(X, n_sites: int, d: int, name: str = "X", check_range: bool = True) -> np.ndarray:
     """Return X as an int64 array of shape (n, n_sites) with states in 0..d-1.
 
     A single configuration of shape (n_sites,) is promoted to shape (1, n_sites). X must hold
     integers (or floats with integral values); strings, complex numbers, None and objects are refused.
+    check_range=False leaves the 0..d-1 check to the caller (a compiled kernel that checks as it reads).
     """
     if X is None:
         raise ValueError(f"{name} must be an integer array of shape (n, {n_sites}); got None")
@@ -28,7 +29,7 @@ def as_configs(X, n_sites: int, d: int, name: str = "X") -> np.ndarray:
         if not np.all(np.isfinite(arr)) or not np.all(np.equal(np.mod(arr, 1), 0)):
             raise ValueError(f"{name} must hold integer states 0..{d - 1}")
     arr = arr.astype(np.int64, copy=False)
-    if arr.size and (arr.min() < 0 or arr.max() >= d):
+    if check_range and arr.size and (arr.min() < 0 or arr.max() >= d):
         raise ValueError(f"{name} holds states outside 0..{d - 1} (min {arr.min()}, max {arr.max()})")
     return arr
 

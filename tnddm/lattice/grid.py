@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._checks import as_configs
 from .automaton import finite_range
 from .base import LatticeModel, check_range, check_size
 
@@ -26,23 +27,40 @@ EXACT_MAX_STATES = 2**12  # the exact MPS (bond d^W) is offered up to this bond 
 DISORDER = ("none", "pm_j")
 
 
-@njit(cache=True)
-def _table_energy(G, site, vertical, horizontal, out):
-    """out[s] = E(G[s]) for configurations G (n, L, W) and the tables of Grid2D (its module docstring);
-    vertical has W - 1 bonds per column (open) or W (periodic: bond W-1 joins rows W-1 and 0)."""
-    n, L, W = G.shape
+def site_energy_tables(site, vertical, horizontal) -> np.ndarray:
+    """C[c, r, x, x_down, x_right] = site + vertical bond to the row below + horizontal bond to the next column
+    of site (c, r) (missing bonds contribute 0 whatever the neighbour index), so that
+    E(x) = sum_{c,r} C[c, r, x_{c,r}, x_{c,r+1}, x_{c+1,r}] with x_{c,W} = x_{c,0} (ring) or 0, x_{L,r} = 0."""
+    L, W, d = site.shape
+    C = np.repeat(np.repeat(site[:, :, :, None, None], d, axis=3), d, axis=4)
     nv = vertical.shape[1]
-    for s in range(n):  # serial: a few ns per site, less than waking a thread pool per call
+    C[:, :nv] += vertical[:, :, :, :, None]
+    C[:-1] += horizontal[:, :, :, None, :]
+    return np.ascontiguousarray(C)
+
+
+@njit(cache=True)
+def _table_energy(X, C, out) -> bool:
+    """out[s] = E(X[s]) for configurations X (n, L*W) from site_energy_tables C (L, W, d, d, d): one
+    lookup per site. Returns False (out unfilled) if a state lies outside 0..d-1."""
+    n, N = X.shape
+    L, W, d = C.shape[0], C.shape[1], C.shape[2]
+    bad = False
+    for s in range(n):  # no early exit: the check vectorises
+        for i in range(N):
+            bad |= (X[s, i] < 0) | (X[s, i] >= d)
+    if bad:
+        return False
+    for s in range(n):
         e = 0.0
         for c in range(L):
-            for r in range(W):
-                x = G[s, c, r]
-                e += site[c, r, x]
-                if r < nv:
-                    e += vertical[c, r, x, G[s, c, (r + 1) % W]]
-                if c + 1 < L:
-                    e += horizontal[c, r, x, G[s, c + 1, r]]
+            o = c * W
+            right = o + W if c + 1 < L else o  # the last column's right index is ignored by the table
+            for r in range(W - 1):
+                e += C[c, r, X[s, o + r], X[s, o + r + 1], X[s, right + r]]
+            e += C[c, W - 1, X[s, o + W - 1], X[s, o], X[s, right + W - 1]]  # down index: row 0 (ring) or ignored
         out[s] = e
+    return True
 
 
 class Grid2D(LatticeModel):
@@ -106,9 +124,12 @@ class Grid2D(LatticeModel):
         Args:
             X: configurations, shape (n, N).
         """
-        G = self.grid(X)
-        e = np.empty(G.shape[0])
-        _table_energy(G, self.site, self.vertical, self.horizontal, e)
+        X = as_configs(X, self.n_sites, self.d, check_range=False)  # the kernel checks the states
+        e = np.empty(X.shape[0])
+        if getattr(self, "_energy_tables", None) is None:
+            self._energy_tables = site_energy_tables(self.site, self.vertical, self.horizontal)
+        if not _table_energy(X, self._energy_tables, e):
+            as_configs(X, self.n_sites, self.d)  # raises the usual error naming the states
         return e
 
     def statistics(self, X) -> dict:

@@ -35,12 +35,22 @@ pi(x) prod_i K_T(y_i | x_i), with environments built per walker (O(L W (d chi)^3
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
-from ._boundary_kernel import draw_columns, pack_environments, site_tables
+from ._boundary_kernel import (
+    SMALL_BLOCK,
+    draw_columns,
+    pack_environments,
+    pad_environments,
+    site_tables,
+    small_bond,
+    small_kernel,
+)
 
 BLOCK = 32    # samples per block of the compiled kernel (site-major within a block)
 FLOOR = 1e-12  # conditionals are floored at this fraction of their largest entry (full support)
@@ -72,6 +82,23 @@ COMPRESSORS = {"svd": svd_compress, "quimb": quimb_compress}  # boundary-MPS com
 def _block(n: int) -> int:
     """Samples per block: at most BLOCK, and at least one block per thread when n allows."""
     return max(1, min(BLOCK, -(-n // numba.get_num_threads())))
+
+
+_POOL = []  # the thread pool of _threaded, made on first use
+
+
+def _threaded(run_blocks, n_blocks: int) -> None:
+    """run_blocks(first, last) over blocks 0..n_blocks-1, split in contiguous ranges over numba.get_num_threads()
+    threads (the compiled kernel releases the GIL); serial when one thread or one block."""
+    k = min(numba.get_num_threads(), n_blocks)
+    if k <= 1:
+        run_blocks(0, n_blocks)
+        return
+    if not _POOL or _POOL[0]._max_workers < k:
+        _POOL[:] = [ThreadPoolExecutor(max(k, numba.config.NUMBA_NUM_THREADS), thread_name_prefix="tnddm-boundary")]
+    cuts = np.linspace(0, n_blocks, k + 1).round().astype(int)
+    for f in [_POOL[0].submit(run_blocks, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]:
+        f.result()
 
 
 def _check_chi(chi) -> int:
@@ -116,7 +143,7 @@ class BoundaryProposal:
         self._V = np.ascontiguousarray(Vall[:, :W1]) if W1 else np.ones((self.L, 0, self.d, self.d))  # open bonds
         self._ring = Vall[:, W1] if self.periodic else None  # (L, d, d) ring bonds [x_{W-1}, x_0]
         self.envs = self.environments(self.a, progress=progress)
-        self._packed = pack_environments(self.column_cores(self.envs))
+        self._kernel = self.kernel(self.envs)
         self._tables = site_tables(self.a, self.logH)
 
     @property
@@ -182,20 +209,50 @@ class BoundaryProposal:
         return out
 
     # ---- all columns (compiled kernel) ------------------------------------------------------
-    def _run(self, n, envs, a, rng=None, forced=None, packed=None, tables=None):
+    def kernel(self, envs):
+        """The compiled draw for environments envs: a function (wt, uniforms, forced, use_forced, X, logq)
+        running small_kernel on padded cores where the bond and the batch allow (d <= SMALL_STATES, bond <= 8,
+        at least SMALL_BLOCK samples per thread), else draw_columns on packed cores
+        (tnddm.mcmc._boundary_kernel: same conditionals, same draw rule)."""
+        cores = self.column_cores(envs)
+        chi = max(max(G.shape[0], G.shape[2]) for col in cores for G in col)
+        small = small_bond(chi, self.d)
+        V, floor = self._V, self.floor
+        packed = []  # built on first use
+
+        def generic(wt, U, F, use_forced, X, logq):
+            if not packed:
+                packed.append(pack_environments(cores))
+            data, offsets, shapes, chi_max = packed[0]
+            draw_columns(data, offsets, shapes, chi_max, wt, V, U, F, use_forced, floor, _block(X.shape[0]), X, logq)
+
+        if small is None:
+            return generic
+        E, draw = pad_environments(cores, small, self.d), small_kernel(self.d, small)
+
+        def run(wt, U, F, use_forced, X, logq):
+            n = X.shape[0]
+            if n < SMALL_BLOCK * numba.get_num_threads():
+                return generic(wt, U, F, use_forced, X, logq)
+            _threaded(lambda first, last: draw(E, wt, V, U, F, use_forced, floor, first, last, X, logq),
+                      -(-n // SMALL_BLOCK))
+
+        return run
+
+    def _run(self, n, envs, a, rng=None, forced=None, kernel=None, tables=None):
         """Draw (or evaluate, if forced (n, N)) all columns left to right; returns (X (n, N), log q (n,)).
 
-        envs: environments for site log-weights a (L, W, d); packed: their pack_environments;
+        envs: environments for site log-weights a (L, W, d); kernel: self.kernel(envs) (built here if not given);
         tables: site_tables(a, log H) (computed here if not given).
         """
-        data, offsets, shapes, chi = pack_environments(self.column_cores(envs)) if packed is None else packed
+        kernel = self.kernel(envs) if kernel is None else kernel
         wt = site_tables(np.asarray(a, dtype=float), self.logH) if tables is None else tables
         X = np.empty((n, self.n_sites), dtype=np.int64)
         logq = np.empty(n)
         use_forced = forced is not None
         F = np.ascontiguousarray(np.asarray(forced, dtype=np.int64).reshape(n, -1).T) if use_forced else np.zeros((1, 1), np.int64)
         U = rng.random((self.n_sites, n)) if not use_forced else np.zeros((1, 1))  # site-major uniforms
-        draw_columns(data, offsets, shapes, chi, wt, self._V, U, F, use_forced, self.floor, _block(n), X, logq)
+        kernel(wt, U, F, use_forced, X, logq)
         return X, logq
 
     # ---- the proposal contract ------------------------------------------------------------------
@@ -204,12 +261,12 @@ class BoundaryProposal:
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be >= 1; got {n}")
-        return self._run(n, self.envs, self.a, rng=as_generator(seed), packed=self._packed, tables=self._tables)
+        return self._run(n, self.envs, self.a, rng=as_generator(seed), kernel=self._kernel, tables=self._tables)
 
     def log_prob(self, X) -> np.ndarray:
         """Exact log q(X) of given configurations (n, N)."""
         X = self.model._configs(X)
-        return self._run(X.shape[0], self.envs, self.a, forced=X, packed=self._packed, tables=self._tables)[1]
+        return self._run(X.shape[0], self.envs, self.a, forced=X, kernel=self._kernel, tables=self._tables)[1]
 
     def tilted(self, log_tilts, seed=None, forced=None):
         """Draws (or forced evaluations) of q for pi(x) prod_i tilt_i(x_i), one walker per row of
