@@ -24,7 +24,7 @@ from .common import (
 SCHEMES = ("connected", "disconnected", "mixed")
 ESTIMATORS = ("mh", "is")
 STRICT_EXIT = 3  # exit status of --strict when an estimate is not converged
-GRID_KINDS = ("ising_grid", "potts_grid")  # models with a boundary-MPS proposal (--proposal tn)
+GRID_KINDS = ("ising_grid", "potts_grid", "grid")  # models with a boundary-MPS proposal (--proposal tn)
 
 
 def _exact(card) -> bool:
