@@ -2,14 +2,14 @@
 
     python examples/accelerated_lab.py OUT [--quick]
 
-Claim tested: the accelerated deterministic sampler (accel-ode) is second order where DDIM (ode) is first order.
+Claim tested: the accelerated deterministic sampler (accel_ode) is second order where DDIM (ode) is first order.
 (a) One spin, pi(+1) = 0.7: the exact law of a deterministic sampler's output (a monotone map of x_T ~ p_T,
     tnddm.validate.gaussian_samplers.deterministic_law_error): the rounded-law error |P(x > 0) - P_delta(x > 0)|
     and W1 to p_delta, no sampling noise; on the uniform grid (vp_grid) and on li_grid (c0 = 2, c1 = 4: the
     papers' theory schedule as transcribed from memory, unverified; see its docstring) and on quad_grid (the
     quadratic time skipping of the authors' code, in continuous time); slopes against steps.
 (b) Ising chain N = 10, beta = 1, h = 0.1: the coupled error of the sampler's end point against a reference on
-    the same start points x_T ~ p_T (accel-ode on the grid refined 16 times): mean absolute distance per spin
+    the same start points x_T ~ p_T (accel_ode on the grid refined 16 times): mean absolute distance per spin
     (it bounds W1 between the two output laws, per site) and the fraction of rounded spins that differ (it bounds the TV between the rounded
     laws). Slopes against steps.
 Writes OUT/summary.json, OUT/table.md, OUT/accelerated_orders.png.
@@ -34,7 +34,7 @@ from tnddm.validate.gaussian_samplers import deterministic_law_error, li_grid, q
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
 from _cli import example_parser, parse_example_args  # noqa: E402
 
-SAMPLERS = ("ode", "accel-ode")
+SAMPLERS = ("ode", "accel_ode")
 GRIDS = {"uniform": vp_grid, "li": li_grid, "quad": quad_grid}
 STYLE = {"uniform": "o-", "li": "s--", "quad": "^:"}
 
@@ -72,7 +72,7 @@ def chain(n_sites, steps, n, factor, seed):
         for k in steps:
             times = make(k)
             x_T = gd.sample_marginal(n, times[0], seed=seed + k)
-            ref = run_gaussian("accel-ode", gd, 0, refine(times, factor), start=x_T)
+            ref = run_gaussian("accel_ode", gd, 0, refine(times, factor), start=x_T)
             for name in SAMPLERS:
                 out = run_gaussian(name, gd, 0, times, start=x_T)
                 res[name]["mad"].append(float(np.mean(np.abs(out - ref))))
@@ -109,7 +109,7 @@ def main(argv=None):
         lines.append(f"| {r['grid']} | {r['sampler']} | " + " | ".join(cells)
                      + f" | {s(r['slope_rounded'])} | {s(r['slope_w1'])} |")
     lines += ["", "*: the sampler's map is not monotone at this step count (W1 is then an upper bound).", "",
-              f"(b) Ising chain N = {summary['chain']['n_sites']}, beta = 1, h = 0.1: coupled error against accel-ode on "
+              f"(b) Ising chain N = {summary['chain']['n_sites']}, beta = 1, h = 0.1: coupled error against accel_ode on "
               "the refined grid, same x_T. Cells: mean absolute distance / fraction of rounded spins that differ.", "",
               "| grid | sampler | " + " | ".join(f"{k} steps" for k in steps_b) + " | slope distance | slope flips |",
               "|---" * (len(steps_b) + 4) + "|"]

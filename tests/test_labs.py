@@ -205,10 +205,10 @@ def test_entropy_lab_reduced_mode_padding(lab_runs):
 def test_accelerated_lab_reduced_mode(lab_runs):
     summary, _ = lab_runs("accelerated_lab")
     one = {(r["grid"], r["sampler"]): r for r in summary["one_spin"]["rows"]}
-    assert one[("uniform", "accel-ode")]["rounded"][-1] < 0.2 * one[("uniform", "ode")]["rounded"][-1]
+    assert one[("uniform", "accel_ode")]["rounded"][-1] < 0.2 * one[("uniform", "ode")]["rounded"][-1]
     assert inside(FIRST, one[("uniform", "ode")]["slope_rounded"])
     chain = {(r["grid"], r["sampler"]): r for r in summary["chain"]["rows"]}
-    assert chain[("uniform", "accel-ode")]["mad"][-1] < chain[("uniform", "ode")]["mad"][-1]
+    assert chain[("uniform", "accel_ode")]["mad"][-1] < chain[("uniform", "ode")]["mad"][-1]
 
 
 def test_rademacher_lab_reduced_mode(lab_runs):
