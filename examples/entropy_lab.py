@@ -83,9 +83,74 @@ def steps_needed(steps, kls, eps=EPS):
     return float(steps[0]) if kls[0] <= eps else None
 
 
+def plot(path, rows, gstep, fstep, n_fix, h_target, n_gauss, n_flip) -> None:
+    """path_kl_vs_entropy.png: path KL against H (all chains) and against N at fixed H, +-1 standard error bars.
+    Colour: the sampler; marker: the family of chains."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    samplers = {f"ddpm_{gstep}": (f"DDPM, {gstep} steps (Gaussian noise)", "C0"),
+                f"tweedie_{fstep}": (f"Tweedie, {fstep} steps (flip noise)", "C1"),
+                f"euler_{fstep}": (f"Euler, {fstep} steps (flip noise)", "C2")}
+    def span(part, key):
+        values = [r[key] for r in rows if r["part"] == part]
+        return f"{min(values):g} to {max(values):g}"
+
+    families = {"entropy": ("o", f"N = {n_fix}, $\\beta$ = {span('entropy', 'beta')}"),
+                "fixed_entropy": ("s", f"H = {h_target:g} nats, N = {span('fixed_entropy', 'n_sites')}"),
+                "fixed_beta": ("^", f"$\\beta$ = 1, N = {span('fixed_beta', 'n_sites')}")}
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.8))
+    for part, (mk, _) in families.items():
+        sel = sorted((r for r in rows if r["part"] == part), key=lambda r: r["entropy"])
+        for key, (_, colour) in samplers.items():
+            if key.startswith("euler"):
+                continue  # Euler's error grows with N at fixed H (right panel); against H it would hide the others
+            axes[0].errorbar([r["entropy"] for r in sel], [r[key][0] for r in sel], yerr=[r[key][1] for r in sel],
+                             fmt=mk, color=colour, mfc=colour if key.startswith("ddpm") else "none", capsize=3, ms=6)
+    fixed = sorted((r for r in rows if r["part"] == "fixed_entropy"), key=lambda r: r["n_sites"])
+    for key, (label, colour) in samplers.items():
+        axes[1].errorbar([r["n_sites"] for r in fixed], [r[key][0] for r in fixed], yerr=[r[key][1] for r in fixed],
+                         fmt="s-", color=colour, mfc=colour if key.startswith("ddpm") else "none", capsize=3, ms=6)
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel(r"entropy $H(\pi)$ of the target (nats)")
+    axes[0].set_title("against the entropy (every chain of parts (a) and (b))", fontsize=10)
+    axes[1].set_xscale("log")
+    Ns = [r["n_sites"] for r in fixed]
+    axes[1].set_xticks(Ns)
+    axes[1].set_xlabel(f"number of sites N (entropy fixed at H = {h_target:g} nats)")
+    axes[1].set_title(f"against N at fixed entropy H = {h_target:g} nats", fontsize=10)
+    for ax in axes:
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis is ax.yaxis or ax is axes[0]:
+                axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_ylabel(r"path KL(exact $\|$ sampler) (nats)")
+        ax.grid(True, which="both", alpha=0.3)
+    colour_handles = [Line2D([], [], ls="none", marker="o", color=c, mfc=c if k.startswith("ddpm") else "none", label=t)
+                      for k, (t, c) in samplers.items()]
+    family_handles = [Line2D([], [], ls="none", marker=mk, color="0.3", label=t) for mk, t in families.values()]
+    fig.legend(handles=colour_handles + family_handles, loc="lower center", ncol=2, fontsize=9, frameon=False,
+               title="colour: sampler (filled: Gaussian noise, open: flip noise); marker: Ising chains (h = 0.1)",
+               title_fontsize=9)
+    fig.suptitle(f"Path KL with $x_T \\sim p_T$ exactly; mean of {n_gauss} DDPM paths or {n_flip} flip-noise rows, "
+                 "error bars $\\pm 1$ standard error", fontsize=11)
+    fig.tight_layout(rect=(0, 0.19, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = example_parser(__doc__, "small chains, few paths (seconds)", seed=True)
+    ap.add_argument("--render", action="store_true", help="redraw the plot from OUT/summary.json (no sampling)")
     args = parse_example_args(ap, argv)
+    if args.render:
+        saved = json.loads((args.out / "summary.json").read_text())
+        plot(args.out / "path_kl_vs_entropy.png", saved["rows"], saved["gauss_steps"][0], saved["flip_steps"],
+             next(r["n_sites"] for r in saved["rows"] if r["part"] == "entropy"),
+             next(r["entropy"] for r in saved["rows"] if r["part"] == "fixed_entropy"), saved["n_gauss"], saved["n_flip"])
+        return saved
     q = args.quick
     n_fix = 6 if q else 10
     betas = [0.25, 1.0, 2.0] if q else [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
@@ -160,20 +225,7 @@ def main(argv=None):
                          + f" | {'-' if need is None else f'{need:.1f}'} | {cell(r, fk[0])} | {cell(r, fk[1])} |")
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for part, mk in (("entropy", "o"), ("fixed_entropy", "s"), ("fixed_beta", "^")):
-        sel = [r for r in rows if r["part"] == part]
-        ax.plot([r["entropy"] for r in sel], [r[gk[0]][0] for r in sel], mk, label=f"DDPM {gsteps[0]}, {part}")
-        ax.plot([r["entropy"] for r in sel], [r[fk[1]][0] for r in sel], mk, mfc="none", label=f"Tweedie {fsteps}, {part}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("H(pi) [nats]")
-    ax.set_ylabel("path KL(exact || sampler)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(args.out / "path_kl_vs_entropy.png", dpi=110)
-    plt.close(fig)
+    plot(args.out / "path_kl_vs_entropy.png", rows, gsteps[0], fsteps, n_fix, h_target, n_gauss, n_flip)
     print("\n".join(lines))
     return summary
 

@@ -28,8 +28,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tnddm.divergences import tv  # noqa: E402
 from tnddm.gaussian import GaussianDiffusion  # noqa: E402
+from tnddm.goodness_of_fit import config_index  # noqa: E402
 from tnddm.lattice import IsingChain, IsingCylinder  # noqa: E402
+from tnddm.rng import as_generator  # noqa: E402
 from tnddm.validate.gaussian_samplers import l2_error, rounded_tv, sample_gaussian, vp_grid  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
@@ -68,6 +71,15 @@ def samples_for(pi, n_min, n_max):
     return int(np.clip(5 * np.sqrt(2 * norm2) / (EPS**2 * norm2), n_min, n_max))
 
 
+def tv_stderr(X, pi, reps: int = 200, seed: int = 12345) -> float:
+    """Standard error of the TV of the rounded samples' empirical law, by a parametric bootstrap (counts redrawn
+    from the empirical law; a generator of its own, so the samples and every other number are unchanged)."""
+    n = len(X)
+    emp = np.bincount(config_index(X, 2), minlength=pi.size) / n
+    counts = as_generator(seed).multinomial(n, emp, size=reps)
+    return float(np.std([tv(c / n, pi) for c in counts], ddof=1))
+
+
 def part_a(n_sites, steps, n, seed):
     chain = IsingChain(n_sites, beta=1.0, h=H)
     gd, pi = GaussianDiffusion(chain.mps()), chain.mps().to_dense()
@@ -79,7 +91,7 @@ def part_a(n_sites, steps, n, seed):
         for k in steps:
             X = sample_gaussian(name, gd, n, vp_grid(k), seed=seed, noise_scale=scale)
             rho, se = rel_l2(X, pi)
-            pts.append({"steps": k, "tv": rounded_tv(X, pi), "rel_l2": rho, "rel_l2_se": se})
+            pts.append({"steps": k, "tv": rounded_tv(X, pi), "tv_se": tv_stderr(X, pi), "rel_l2": rho, "rel_l2_se": se})
         resolved = [p["rel_l2"] > 3 * p["rel_l2_se"] for p in pts]
         above_floor = [p["tv"] > 2 * floor for p in pts]
         rows.append({"sampler": label(name, scale), "points": pts,
@@ -156,70 +168,167 @@ def write_table(path, a, b, k_max, cmd):
     path.write_text("\n".join(lines) + "\n")
 
 
+def k_star_interval(pts):
+    """(low, high) of K* from rho -+ one standard error at the two step counts that bracket EPS (the same
+    log-log interpolation as steps_needed; high is None where rho + se does not fall with K)."""
+    if len(pts) < 2 or pts[-1]["rel_l2"] <= 0:
+        return None, None
+    prev, last = pts[-2], pts[-1]
+    k0, k1 = np.log(prev["steps"]), np.log(last["steps"])
+
+    def solve(r0, r1):
+        if r0 <= EPS:
+            return float(prev["steps"])
+        if r1 <= 0:
+            return float(prev["steps"])
+        if r1 >= r0:
+            return None
+        return float(np.exp(k0 + (np.log(r0) - np.log(EPS)) / (np.log(r0) - np.log(r1)) * (k1 - k0)))
+
+    low = solve(prev["rel_l2"] - prev["rel_l2_se"], last["rel_l2"] - last["rel_l2_se"])
+    high = solve(prev["rel_l2"] + prev["rel_l2_se"], last["rel_l2"] + last["rel_l2_se"])
+    return low, high
+
+
+STEP_TICKS = [1, 2, 3, 5, 7, 10, 20, 30, 50, 70, 100, 200]
+
+
+def log_axis(axis, ticks=None) -> None:
+    """A log axis with plain labels (0.05, not 5 x 10^-2): at the given ticks only, or at 1, 2, 5 x 10^k."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    if ticks is None:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    else:
+        axis.set_major_locator(FixedLocator(list(ticks)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def shown(name: str) -> str:
+    """Sampler names as the page writes them (accel-ode, not accel_ode)."""
+    return name.replace("accel_", "accel-")
+
+
+def k_star_points(ax, xs, rows_pts, values, bounds, colour, marker, label):
+    """K* with its interval as an error bar; upper bounds as open down-triangles (no interval)."""
+    xs_e, ys_e, lo_e, hi_e, xs_b, ys_b = [], [], [], [], [], []
+    for x, pts, k, bound in zip(xs, rows_pts, values, bounds):
+        if k is None:
+            continue
+        if bound:
+            xs_b.append(x)
+            ys_b.append(k)
+            continue
+        low, high = k_star_interval(pts)
+        xs_e.append(x)
+        ys_e.append(k)
+        lo_e.append(k - min(low if low is not None else k, k))
+        hi_e.append((max(high, k) if high is not None else 2 * k) - k)
+    if xs_e:
+        ax.errorbar(xs_e, ys_e, yerr=[lo_e, hi_e], fmt=marker, color=colour, capsize=3, ms=6, label=label)
+    if xs_b:
+        ax.plot(xs_b, ys_b, "v", mfc="none", color=colour, ms=8, label=None if xs_e else label)
+
+
 def plots(out, a, b):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for r in a["samplers"]:
+    """error_vs_steps.png, steps_vs_N.png and steps_vs_entropy.png from the summary (a, b)."""
+    m = a["model"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for r, mk in zip(a["samplers"], "osD^vPX"):
         k = np.array([p["steps"] for p in r["points"]])
-        axes[0].loglog(k, [p["tv"] for p in r["points"]], "o-", label=r["sampler"])
+        tvs = np.array([p["tv"] for p in r["points"]])
+        tv_se = np.array([p.get("tv_se", np.nan) for p in r["points"]])
+        axes[0].errorbar(k, tvs, yerr=tv_se, fmt=mk + "-", capsize=2, ms=5, label=shown(r["sampler"]))
         rho = np.array([p["rel_l2"] for p in r["points"]])
         err = np.array([p["rel_l2_se"] for p in r["points"]])
-        good = rho > 0
-        axes[1].errorbar(k[good], rho[good], yerr=err[good], fmt="o-", capsize=2, label=r["sampler"])
-    axes[1].set_xscale("log")
-    axes[1].set_yscale("log")
-    axes[0].axhline(a["tv_floor_exact_samples"], color="k", ls=":", label="TV of exact samples")
-    axes[0].set_ylabel("TV(rounded samples, pi)")
-    axes[1].set_ylabel("rho = ||q - pi||_2 / ||pi||_2 (unbiased)")
+        good = rho > 2 * err
+        line = axes[1].errorbar(k[good], rho[good], yerr=err[good], fmt=mk + "-", capsize=2, ms=5)
+        if (~good).any():  # not resolved: rho within 2 standard errors of 0, drawn as its upper bound
+            axes[1].plot(k[~good], np.maximum(rho[~good], 0) + 2 * err[~good], "v", mfc="none", ms=8,
+                         color=line[0].get_color())
+    axes[0].axhline(a["tv_floor_exact_samples"], color="k", ls=":", label=f"TV of {a['n_samples']} exact samples (floor)")
+    axes[1].plot([], [], "kv", mfc="none", ms=8, label=r"not resolved ($\rho < 2\,$s.e.): upper bound $\rho + 2\,$s.e.")
+    axes[0].set_ylabel(r"TV(law of rounded samples, $\pi$)")
+    axes[1].set_ylabel(r"relative L2 error $\rho = \|q - \pi\|_2 \,/\, \|\pi\|_2$")
+    axes[0].set_title("total variation (biased up by sampling noise)", fontsize=10)
+    axes[1].set_title(r"relative L2 error (unbiased U-statistic)", fontsize=10)
+    steps = [p["steps"] for p in a["samplers"][0]["points"]]
     for ax in axes:
-        ax.set_xlabel("steps")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        log_axis(ax.xaxis, steps)
+        log_axis(ax.yaxis)
+        ax.set_xlabel("steps of the sampler (uniform grid)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    m = a["model"]
-    fig.suptitle(f"Ising chain N={m['n_sites']} beta={m['beta']:g} h={m['h']:g}")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    more, more_labels = axes[1].get_legend_handles_labels()
+    fig.legend(handles + more, labels + more_labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    fig.suptitle(f"Ising chain N = {m['n_sites']}, $\\beta = {m['beta']:g}$, h = {m['h']:g}: {a['n_samples']} samples "
+                 "per point, exact scores; error bars $\\pm 1$ standard error", fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(out / "error_vs_steps.png", dpi=120)
     plt.close(fig)
 
     colours = dict(zip(SAMPLERS_B, ("C0", "C1", "C2", "C3")))
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    markers = dict(zip(SAMPLERS_B, "osD^"))
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
     chains = [r for r in b if r["family"].startswith("chain, beta = 1")]
     for s in SAMPLERS_B:
-        pts = [(r["n_sites"], r["steps_needed"][s]) for r in chains if r["steps_needed"][s] is not None]
-        if pts:
-            ax.plot(*zip(*pts), "o-", color=colours[s], label=s)
-    ax.set_xlabel("N (Ising chain, beta = 1)")
-    ax.set_ylabel(f"steps to rho <= {EPS}")
+        k_star_points(ax, [r["n_sites"] for r in chains], [r["points"][s] for r in chains],
+                      [r["steps_needed"][s] for r in chains], [r["upper_bound"][s] for r in chains],
+                      colours[s], markers[s] + "-", shown(s))
+    ax.plot([], [], "kv", mfc="none", ms=8, label="upper bound (reached at the first K tried)")
+    ax.set_xlabel(r"number of sites N (Ising chain, $\beta = 1$, h = 0.1)")
+    ax.set_ylabel(f"steps $K^*$ to reach $\\rho \\leq {EPS:g}$")
     ax.set_yscale("log")
+    log_axis(ax.yaxis, STEP_TICKS)
+    ax.set_xticks(sorted({r["n_sites"] for r in chains}))
+    ax.set_title(r"error bars: $K^*$ from $\rho \mp 1$ standard error at the bracketing step counts", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(out / "steps_vs_N.png", dpi=120)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(8.5, 4.5))
-    markers = {}
-    for r in b:
-        mk = markers.setdefault(r["family"], "osD^v"[len(markers) % 5])
-        for s in SAMPLERS_B:
-            if r["steps_needed"][s] is not None:
-                ax.plot(r["entropy"], r["steps_needed"][s], mk, color=colours[s], alpha=0.8)
-    for s in SAMPLERS_B:
-        ax.plot([], [], "-", color=colours[s], label=s)
-    for fam, mk in markers.items():
-        ax.plot([], [], mk, color="gray", label=fam)
-    ax.set_xlabel("entropy H(pi) (nats)")
-    ax.set_ylabel(f"steps to rho <= {EPS}")
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    families = list(dict.fromkeys(r["family"] for r in b))
+    fam_marker = {f: "osD^v"[k % 5] for k, f in enumerate(families)}
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, sharey=True)
+    for ax, s in zip(axes.ravel(), SAMPLERS_B):
+        for fam in families:
+            sel = sorted((r for r in b if r["family"] == fam), key=lambda r: r["entropy"])
+            k_star_points(ax, [r["entropy"] for r in sel], [r["points"][s] for r in sel],
+                          [r["steps_needed"][s] for r in sel], [r["upper_bound"][s] for r in sel],
+                          colours[s], fam_marker[fam], None)
+        ax.set_title(shown(s), color=colours[s], fontsize=11)
+        ax.set_yscale("log")
+        log_axis(ax.yaxis, STEP_TICKS)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel(r"entropy $H(\pi)$ (nats)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"steps $K^*$ to $\\rho \\leq {EPS:g}$")
+    handles = [plt.Line2D([], [], ls="none", marker=fam_marker[f], color="0.3", label=f.replace("beta", r"$\beta$"))
+               for f in families]
+    handles.append(plt.Line2D([], [], ls="none", marker="v", mfc="none", color="0.3", ms=8,
+                              label="upper bound (reached at the first K tried)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.suptitle(r"Steps to $\rho \leq$" + f" {EPS:g} against the entropy, h = 0.1; error bars: $K^*$ from $\\rho \\mp 1$ "
+                 "standard error", fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(out / "steps_vs_entropy.png", dpi=120)
     plt.close(fig)
 
 
 def main(argv=None):
     ap = example_parser(__doc__, "small models, few steps and samples (seconds)")
+    ap.add_argument("--render", action="store_true", help="redraw the plots from OUT/summary.json (no sampling)")
     args = parse_example_args(ap, argv)
+    if args.render:
+        summary = json.loads((args.out / "summary.json").read_text())
+        plots(args.out, summary["error_vs_steps"], summary["steps_needed"])
+        return summary
     t0 = time.time()
     seed = 0
     if args.quick:
