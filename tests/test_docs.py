@@ -108,6 +108,8 @@ def test_formulas_render_in_a_browser(site, tmp_path):
     browser = chromium()
     pages = [p for p in sorted(site.rglob("index.html")) if 'class="arithmatex"' in p.read_text()]
     assert len(pages) >= 5, pages  # concepts, tutorials, observables, cli, ...
+    names = {str(p.parent.relative_to(site)) for p in pages}
+    assert {"concepts", "gaussian", "learning", "mcmc_study"} <= names, names  # the pages that write maths in KaTeX
     total = 0
     for page in pages:
         dom = rendered_dom(browser, page, tmp_path / "profile")
@@ -134,6 +136,53 @@ def test_formulas_check_fails_without_katex(site, tmp_path):
     parser = _Math()
     parser.feed(rendered_dom(browser, copy, tmp_path / "profile"))
     assert parser.items and not any(rendered for _, rendered, _ in parser.items)
+
+
+# Pages whose formulas are all KaTeX: their prose (outside code, maths, links and file names) holds no ASCII maths.
+KATEX_PAGES = ["gaussian.md", "learning.md", "mcmc_study.md", "tutorials/sampling.md", "tutorials/validate.md",
+               "tutorials/montecarlo.md"]
+ASCII_MATH = re.compile(
+    r"\b(?:beta(?:_c)?|rho|pi(?:_k)?|alpha|sigma|tau(?:_int)?(?!-leaping)|chi(?:_b|_max)?|eps|epsilon|delta|theta|psi|"
+    r"phi|Phi|Psi|xi|eta|kappa|lambda|sqrt|arcsin|exp|int|sum_\w+|prod_\w+|log [A-Z]\b|e\^\w+)\b"
+    r"|<=|>=|\+-|\|\||->|~ ?N\(|\b[A-Za-z]_[\w{]|\w\^[\w({-]|\bbar-\w+")
+
+
+def ascii_maths(text: str) -> list[tuple[int, list[str], str]]:
+    """(line, ASCII-maths tokens, line) of the prose of a markdown page: fenced blocks, $$ blocks, inline $...$,
+    code spans, indented commands, link targets, arXiv numbers and file names removed first."""
+    text = re.sub(r"^```.*?^```", lambda m: "\n" * m.group().count("\n"), text, flags=re.S | re.M)
+    text = re.sub(r"\$\$.*?\$\$", lambda m: "\n" * m.group().count("\n"), text, flags=re.S)
+    found = []
+    for k, line in enumerate(text.splitlines(), 1):
+        if re.match(r"\s{4,}(?:python|tnddm) ", line):
+            continue
+        prose = re.sub(r"`[^`]*`|\$[^$]*\$|!\[[^\]]*\]\([^)]*\)", "", line)
+        prose = re.sub(r"\]\([^)]*\)", "]", prose)
+        prose = re.sub(r"arXiv:\S+|https?://\S+|\S+\.(?:md|py|png|npz|json|toml)\b", "", prose)
+        hits = [m.group() for m in ASCII_MATH.finditer(prose)]
+        if hits:
+            found.append((k, hits, line.strip()))
+    return found
+
+
+@pytest.mark.parametrize("page", KATEX_PAGES)
+def test_formulas_are_katex_not_ascii(page):
+    """sum_x, e^lr, beta_c, tau_int, ||q - pi||, <= ... are written as $...$ maths (rendered by KaTeX), identifiers in
+    backticks."""
+    text = (ROOT / "docs" / page).read_text()
+    found = ascii_maths(text)
+    assert not found, "\n".join(f"docs/{page}:{k}: {hits}: {line}" for k, hits, line in found)
+    headings = re.findall(r"^#+ .*\$.*$", text, flags=re.M)
+    assert not headings, f"maths in a heading shows as raw TeX in the table of contents: {headings}"
+
+
+def test_ascii_maths_check_negative_control():
+    page = ("The loss is NLL = -(1/n) sum_s log W(x^s), steps e^lr, at beta_c with tau_int <= 2 and ||q - pi||_2.\n"
+            "Written right: $\\sum_s \\log W(x^s)$, `chi_max`, `tau_int`, [a](x_y.md), arXiv:2407.11133, "
+            "Tweedie tau-leaping.\n")
+    found = ascii_maths(page)
+    assert [k for k, _, _ in found] == [1]
+    assert {"sum_s", "e^lr", "beta_c", "tau_int", "<=", "||"} <= set(found[0][1]), found
 
 
 HTML_TAGS = set("""html head body div span p a code pre h1 h2 h3 h4 h5 h6 ul ol li table thead tbody tfoot tr th td em
