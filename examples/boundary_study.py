@@ -41,7 +41,7 @@ def make_model(kind, L, beta):
 
 def observables(model):
     def obs(X):
-        m = (2.0 * X - 1).mean(axis=1)
+        m = 2.0 * X.mean(axis=1) - 1.0
         return {"energy": model.energy(X), "m2": m**2, "m4": m**4}
 
     return obs

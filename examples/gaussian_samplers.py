@@ -7,9 +7,9 @@ Monte Carlo noise: its floor is shown by the TV of exact samples of the same siz
 rho = ||q - pi||_2 / ||pi||_2 of the sampler's law q, from the unbiased U-statistic of ||q - pi||_2^2
 (tnddm.validate.gaussian_samplers.l2_error: no noise floor, standard errors).
 (a) 10-site Ising chain (beta = 1, h = 0.1; 8 sites with --quick): TV and rho against steps for ddpm, ode,
-    accel-sde, accel-ode, euler_maruyama, rademacher and a mis-scaled rademacher (noise +-1.5), with slopes of
+    accel_sde, accel_ode, euler_maruyama, rademacher and a mis-scaled rademacher (noise +-1.5), with slopes of
     log error against log steps fitted on the resolved points.
-(b) steps K* needed to reach rho <= EPS for ode, accel-ode, ddpm and accel-sde (doubling K from 1 and
+(b) steps K* needed to reach rho <= EPS for ode, accel_ode, ddpm and accel_sde (doubling K from 1 and
     interpolating log rho linearly in log K): Ising chains N = 6..14 at beta = 1 (against N), and a 10-site chain
     and a 4 x 3 Ising cylinder at several beta (against the exact entropy H(pi) = log Z + beta <E>; Aghapour and
     Bayraktar, arXiv:2605.07969: complexity follows entropy, not dimension). All with h = 0.1.
@@ -207,8 +207,8 @@ def log_axis(axis, ticks=None) -> None:
 
 
 def shown(name: str) -> str:
-    """Sampler names as the page writes them (accel-ode, not accel_ode)."""
-    return name.replace("accel_", "accel-")
+    """Sampler names as the page writes them (the registered names, e.g. accel_ode)."""
+    return name
 
 
 def k_star_points(ax, xs, rows_pts, values, bounds, colour, marker, label):

@@ -40,11 +40,10 @@ def site_energy_tables(site, vertical, horizontal) -> np.ndarray:
 
 
 @njit(cache=True)
-def _table_energy(X, C, out) -> bool:
-    """out[s] = E(X[s]) for configurations X (n, L*W) from site_energy_tables C (L, W, d, d, d): one
-    lookup per site. Returns False (out unfilled) if a state lies outside 0..d-1."""
+def _table_energy(X, C, L, W, d, out) -> bool:
+    """out[s] = E(X[s]) for configurations X (n, L*W) from the flattened site_energy_tables C: one lookup per
+    site at ((i d + x_i) d + x_down) d + x_right. Returns False (out unfilled) if a state lies outside 0..d-1."""
     n, N = X.shape
-    L, W, d = C.shape[0], C.shape[1], C.shape[2]
     bad = False
     for s in range(n):  # no early exit: the check vectorises
         for i in range(N):
@@ -52,13 +51,15 @@ def _table_energy(X, C, out) -> bool:
     if bad:
         return False
     for s in range(n):
+        x = X[s]
         e = 0.0
         for c in range(L):
             o = c * W
             right = o + W if c + 1 < L else o  # the last column's right index is ignored by the table
-            for r in range(W - 1):
-                e += C[c, r, X[s, o + r], X[s, o + r + 1], X[s, right + r]]
-            e += C[c, W - 1, X[s, o + W - 1], X[s, o], X[s, right + W - 1]]  # down index: row 0 (ring) or ignored
+            for r in range(W):
+                i = o + r
+                down = i + 1 if r + 1 < W else o  # row 0 (ring) or ignored (open column)
+                e += C[np.uint64(((i * d + x[i]) * d + x[down]) * d + x[right + r])]  # unsigned: no wraparound test
         out[s] = e
     return True
 
@@ -127,8 +128,8 @@ class Grid2D(LatticeModel):
         X = as_configs(X, self.n_sites, self.d, check_range=False)  # the kernel checks the states
         e = np.empty(X.shape[0])
         if getattr(self, "_energy_tables", None) is None:
-            self._energy_tables = site_energy_tables(self.site, self.vertical, self.horizontal)
-        if not _table_energy(X, self._energy_tables, e):
+            self._energy_tables = site_energy_tables(self.site, self.vertical, self.horizontal).ravel()
+        if not _table_energy(X, self._energy_tables, self.length, self.width, self.d, e):
             as_configs(X, self.n_sites, self.d)  # raises the usual error naming the states
         return e
 
