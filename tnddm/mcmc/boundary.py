@@ -84,7 +84,7 @@ def _block(n: int) -> int:
     return max(1, min(BLOCK, -(-n // numba.get_num_threads())))
 
 
-_POOL = []  # the thread pool of _threaded, made on first use
+_POOL = {}  # the thread pool of _threaded ("pool", "workers"), made on first use
 
 
 def _threaded(run_blocks, n_blocks: int) -> None:
@@ -94,10 +94,11 @@ def _threaded(run_blocks, n_blocks: int) -> None:
     if k <= 1:
         run_blocks(0, n_blocks)
         return
-    if not _POOL or _POOL[0]._max_workers < k:
-        _POOL[:] = [ThreadPoolExecutor(max(k, numba.config.NUMBA_NUM_THREADS), thread_name_prefix="tnddm-boundary")]
+    if _POOL.get("workers", 0) < k:
+        workers = max(k, numba.config.NUMBA_NUM_THREADS)
+        _POOL.update(pool=ThreadPoolExecutor(workers, thread_name_prefix="tnddm-boundary"), workers=workers)
     cuts = np.linspace(0, n_blocks, k + 1).round().astype(int)
-    for f in [_POOL[0].submit(run_blocks, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]:
+    for f in [_POOL["pool"].submit(run_blocks, int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]:
         f.result()
 
 
