@@ -34,6 +34,8 @@ from tnddm.validate.gaussian_samplers import deterministic_law_error, li_grid, q
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
 from _cli import example_parser, parse_example_args  # noqa: E402
 
+from tnddm._plotting import log_axis  # noqa: E402
+
 SAMPLERS = ("ode", "accel_ode")
 GRIDS = {"uniform": vp_grid, "li": li_grid, "quad": quad_grid}
 STYLE = {"uniform": "o-", "li": "s--", "quad": "^:"}
@@ -92,7 +94,6 @@ GRID_TEXT = {"uniform": "uniform grid", "li": "li_grid (c0 = 2, c1 = 4)", "quad"
 def plot(path, summary) -> None:
     """accelerated_orders.png: (a) the exact one-spin error (no sampling error), (b) the coupled chain error with
     +-1 standard error over the start points; colour: grid, filled solid: accel_ode, open dashed: ode."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.8))
     a, b = summary["one_spin"], summary["chain"]
@@ -113,10 +114,7 @@ def plot(path, summary) -> None:
                     label=f"slope $-{order}$ (order {order})")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(part["steps"])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        log_axis(ax.xaxis, part["steps"])
         ax.set_xlabel("steps of the sampler")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel(r"rounded-law error $|P(x > 0) - P_\delta(x > 0)|$")

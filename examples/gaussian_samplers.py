@@ -36,7 +36,9 @@ from tnddm.rng import as_generator  # noqa: E402
 from tnddm.validate.gaussian_samplers import l2_error, rounded_tv, sample_gaussian, vp_grid  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
-from _cli import example_parser, parse_example_args  # noqa: E402
+from _cli import example_parser, parse_example_args
+
+from tnddm._plotting import log_axis  # noqa: E402
 
 RUNS_A = [("ddpm", 1.0), ("ode", 1.0), ("accel_sde", 1.0), ("accel_ode", 1.0), ("euler_maruyama", 1.0),
           ("rademacher", 1.0), ("rademacher", 1.5)]
@@ -191,19 +193,6 @@ def k_star_interval(pts):
 
 
 STEP_TICKS = [1, 2, 3, 5, 7, 10, 20, 30, 50, 70, 100, 200]
-
-
-def log_axis(axis, ticks=None) -> None:
-    """A log axis with plain labels (0.05, not 5 x 10^-2): at the given ticks only, or at 1, 2, 5 x 10^k."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
-
-    if ticks is None:
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    else:
-        axis.set_major_locator(FixedLocator(list(ticks)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_locator(NullLocator())
-    axis.set_minor_formatter(NullFormatter())
 
 
 def shown(name: str) -> str:

@@ -35,6 +35,8 @@ from tnddm.validate.gaussian_samplers import gaussian_step, vp_grid  # noqa: E40
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/_cli.py, also under runpy / importlib
 from _cli import example_parser, parse_example_args  # noqa: E402
 
+from tnddm._plotting import log_axis  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -105,7 +107,6 @@ def steps_against_n(sizes, n_range, k_max, seed):
 def plot(path, strong) -> None:
     """rademacher_strong_error.png: the two strong errors against steps, +-1 standard error over the paths, with the
     paper's rate steps^(-1/2) and first order as references."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     steps = np.asarray(strong["steps"], float)
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.7))
@@ -124,13 +125,8 @@ def plot(path, strong) -> None:
             ax.plot(steps, top * (steps / steps[0]) ** -order, color="0.5", ls=ls, lw=1, label=text)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xticks(strong["steps"])
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        log_axis(ax.xaxis, strong["steps"])
+        log_axis(ax.yaxis)
         ax.set_xlabel("steps of the coarse sampler")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)

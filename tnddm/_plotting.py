@@ -22,6 +22,21 @@ def subplots(nrows: int = 1, ncols: int = 1, figsize=(5, 4), **kwargs):
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def log_axis(axis, ticks=None) -> None:
+    """Make a log-scaled axis show plain labels (0.05, not 5 x 10^-2), at the given ticks only or at 1, 2, 5 x 10^k.
+
+    Args:
+        axis: a matplotlib Axis (ax.xaxis or ax.yaxis) already on a log scale.
+        ticks: tick positions, or None for 1, 2, 5 x 10^k.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if ticks is None else FixedLocator(list(ticks)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
 def save_png(fig, path, dpi: int = 110, tight: bool = True) -> None:
     """Write fig as a PNG to path atomically (Agg canvas; the file appears whole or not at all).
 
