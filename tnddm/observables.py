@@ -887,7 +887,7 @@ def plot_scan(rows, x: str, names, path=None, series=None, title: str = "", fami
         ax.set_xlabel(_label(x))
         ax.set_ylabel(_label(name))
         ax.grid(alpha=0.3)
-        if (series or x == "beta" and family_of_rows == "ising") and len(groups) <= 8:
+        if ax.get_legend_handles_labels()[1] and len(groups) <= 8:  # panels with labelled curves only
             ax.legend(fontsize=8, title="exact", title_fontsize=8)
     for ax in axes[len(names):]:
         ax.set_visible(False)
