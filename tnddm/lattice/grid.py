@@ -16,6 +16,8 @@ whose Metropolis-Hastings correction makes Monte Carlo exact at any size.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -111,6 +113,11 @@ class Grid2D(LatticeModel):
                 "beta": self.beta, "periodic": self.periodic}
 
     # ---- energy ---------------------------------------------------------------------------------
+    @functools.cached_property
+    def _energy_table(self) -> np.ndarray:
+        """site_energy_tables of the model, flattened (built on the first energy evaluation)."""
+        return site_energy_tables(self.site, self.vertical, self.horizontal).ravel()
+
     def grid(self, X) -> np.ndarray:
         """Configurations (n, N) as (n, L, W).
 
@@ -127,9 +134,7 @@ class Grid2D(LatticeModel):
         """
         X = as_configs(X, self.n_sites, self.d, check_range=False)  # the kernel checks the states
         e = np.empty(X.shape[0])
-        if getattr(self, "_energy_tables", None) is None:
-            self._energy_tables = site_energy_tables(self.site, self.vertical, self.horizontal).ravel()
-        if not _table_energy(X, self._energy_tables, self.length, self.width, self.d, e):
+        if not _table_energy(X, self._energy_table, self.length, self.width, self.d, e):
             as_configs(X, self.n_sites, self.d)  # raises the usual error naming the states
         return e
 

@@ -219,22 +219,25 @@ class BoundaryProposal:
         chi = max(max(G.shape[0], G.shape[2]) for col in cores for G in col)
         small = small_bond(chi, self.d)
         V, floor = self._V, self.floor
-        packed = []  # built on first use
+        arrays = {}  # each kernel's environment arrays, built on its first use (one walker's draws need only one)
 
         def generic(wt, U, F, use_forced, X, logq):
-            if not packed:
-                packed.append(pack_environments(cores))
-            data, offsets, shapes, chi_max = packed[0]
+            if "packed" not in arrays:
+                arrays["packed"] = pack_environments(cores)
+            data, offsets, shapes, chi_max = arrays["packed"]
             draw_columns(data, offsets, shapes, chi_max, wt, V, U, F, use_forced, floor, _block(X.shape[0]), X, logq)
 
         if small is None:
             return generic
-        E, draw = pad_environments(cores, small, self.d), small_kernel(self.d, small)
+        draw = small_kernel(self.d, small)
 
         def run(wt, U, F, use_forced, X, logq):
             n = X.shape[0]
             if n < SMALL_BLOCK * numba.get_num_threads():
                 return generic(wt, U, F, use_forced, X, logq)
+            if "padded" not in arrays:
+                arrays["padded"] = pad_environments(cores, small, self.d)
+            E = arrays["padded"]
             _threaded(lambda first, last: draw(E, wt, V, U, F, use_forced, floor, first, last, X, logq),
                       -(-n // SMALL_BLOCK))
 
