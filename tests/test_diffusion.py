@@ -170,27 +170,32 @@ def test_denoise_samples_follow_the_posterior_and_a_wrong_model_fails():
 
 
 @pytest.mark.parametrize("backwards", [False, True])
-@pytest.mark.parametrize("make", [lambda: random_dense(5, 3, 2, seed=12), lambda: random_automaton(5, 4, 2, seed=13),
-                                  lambda: random_born(5, 3, 2, seed=14)])
-def test_reverse_paths_are_exact(make, backwards):
+@pytest.mark.parametrize("name", sorted(MODEL_FACTORIES))
+def test_reverse_paths_are_exact(name, backwards):
     """Paths drawn forwards (default) or backwards by exact denoising from x_T ~ P_T have the law
-    of the process: x_0 ~ P_0 and (x_T, x_0) ~ K_T(x_T | x_0) P_0(x_0)."""
-    P0 = make()
-    ddm = Diffusion(P0, Flip(1.0))
+    of the process: x_0 ~ P_0 and (x_T, x_0) ~ K_T(x_T | x_0) P_0(x_0), on every storage of the registry
+    (flip noise on its d states). The joint tests live on d^(2N) pairs (3^10 for the registry's d = 3, N = 5
+    models): 20000 paths, or one per pair where there are more pairs (20000 paths on 3^10 pairs leave the
+    chi-square too few bins of 5 expected counts to test)."""
+    P0 = MODEL_FACTORIES[name]()
+    n_sites, d = P0.n_sites, P0.d
+    ddm = Diffusion(P0, Flip(1.0, d=d))
+    n = max(20000, d ** (2 * n_sites))
     times = [1.2, 0.6, 0.2, 0.0]
-    start = ddm.marginal(times[0]).sample(20000, seed=4)[0] if backwards else None
-    paths, logp = ddm.reverse_path(20000, times, seed=5, start=start)
+    start = ddm.marginal(times[0]).sample(n, seed=4)[0] if backwards else None
+    paths, logp = ddm.reverse_path(n, times, seed=5, start=start)
     if backwards:  # the reverse chain's log-probability against the forward factorisation
         np.testing.assert_allclose(logp, ddm.log_path_prob(paths, times), rtol=1e-10)
-    assert chisquare_test(paths[:, -1], P0.to_dense(), 2)[1] > 1e-3
+    p0 = P0.to_dense()
+    assert chisquare_test(paths[:, -1], p0, d)[1] > 1e-3
     joint = np.concatenate([paths[:, 0], paths[:, -1]], axis=1)  # (x_T, x_0) jointly
-    K = functools.reduce(np.kron, [ddm.noise.propagator(times[0])] * 5)
-    ref = (K * P0.to_dense()[None, :]).ravel()  # index y * 32 + x
-    assert chisquare_test(joint, ref, 2)[1] > 1e-3
+    K = functools.reduce(np.kron, [ddm.noise.propagator(times[0])] * n_sites)
+    ref = (K * p0[None, :]).ravel()  # index y * d^N + x
+    assert chisquare_test(joint, ref, d)[1] > 1e-3
     middle = np.concatenate([paths[:, 1], paths[:, 2]], axis=1)  # (x_0.6, x_0.2) jointly
-    K1, K2 = (functools.reduce(np.kron, [ddm.noise.propagator(a, b)] * 5) for a, b in ((0.6, 0.2), (0.2, 0.0)))
-    ref_mid = (K1 * (K2 @ P0.to_dense())[None, :]).ravel()
-    assert chisquare_test(middle, ref_mid, 2)[1] > 1e-3
+    K1, K2 = (functools.reduce(np.kron, [ddm.noise.propagator(a, b)] * n_sites) for a, b in ((0.6, 0.2), (0.2, 0.0)))
+    ref_mid = (K1 * (K2 @ p0)[None, :]).ravel()
+    assert chisquare_test(middle, ref_mid, d)[1] > 1e-3
 
 
 def test_generate_gives_exact_samples_of_P0():

@@ -68,7 +68,13 @@ def test_model_wrapper_returns_the_exact_posterior():
     assert torch.all(source_states(ddm, 4) == 2)
     with pytest.raises(ValueError, match="noise"):
         ExactPosteriorModel(tnddm.Diffusion(ddm.model, tnddm.noise.BiasedFlip(1.0, 2.0)))
+    kern = EulerKernel(ddm, 4)
     with pytest.raises(ValueError, match="own grid"):
-        EulerKernel(ddm, 4)(1.0, 0.5, x.numpy())
+        kern(x.numpy(), 1.0, 0.5)
+    t, s = kern.times[1], kern.times[2]
+    with pytest.warns(DeprecationWarning, match=r"EulerKernel\(X, t, s\)"):  # the old order, for one release
+        q_old = kern(t, s, x.numpy())
+    np.testing.assert_array_equal(q_old, kern(x.numpy(), t, s))
+    assert q_old.shape == (3, 5, 3) and np.allclose(q_old.sum(axis=2), 1)
     with pytest.raises(ValueError, match="steps"):
         EulerKernel(ddm, 0)

@@ -1,6 +1,7 @@
 """Validating outside samplers: outside samples, user kernels, the stable posterior oracle, the exact-metric limits."""
 import itertools
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def _my_euler(diffusion):
     """Euler written from the model alone: q_i(b) = h beta(t) Q[x_i, b] P_t(x^{i<-b}) / P_t(x), clipped."""
     N, d = diffusion.n_sites, diffusion.d_out
 
-    def step(t, s, X):
+    def step(X, t, s):
         Pt = diffusion.marginal(t)
         lp = Pt.log_prob(X)
         q = np.zeros(X.shape + (d,))
@@ -147,19 +148,71 @@ def test_user_kernel_reimplementing_euler_matches_the_builtin(noise):
     assert abs(ma["kl"] - pa["kl_sampler_exact"]) < 4 * ma["stderr"]
 
 
+def test_user_kernel_in_the_old_order_warns_and_gives_the_same_numbers():
+    """Deprecated for one release: a kernel whose first positional parameter is named `t` (kernel(t, s, X): a
+    function, a lambda, a method, a callable object) is called in that order with one DeprecationWarning per kernel,
+    pointing at the caller, and gives exactly the numbers of the same kernel written kernel(X, t, s). Negative
+    control: kernels in the new order, with *args, or without an inspectable signature never warn (warnings are
+    errors there)."""
+    ddm = tnddm.Diffusion(IsingChain(4, beta=0.7, h=0.1).mps(), Mask(1.0))
+    o = ExactOracle(ddm)
+    times = time_grid(3, 2.0, delta=0.05)
+
+    def new(X, t, s):
+        return kernel("euler", o, t, s, X)
+
+    def old(t, s, X):
+        return kernel("euler", o, t, s, X)
+
+    class Stepper:
+        def step(self, t, s, X):
+            return kernel("euler", o, t, s, X)
+
+    class Opaque:  # inspect.signature raises: taken in the new order
+        __signature__ = "not a signature"
+
+        def __call__(self, X, t, s):
+            return kernel("euler", o, t, s, X)
+
+    def run(k):
+        return (output_law(k, None, ddm, times), path_kl_exact(k, None, ddm, times),
+                sample(k, ddm, 64, times, seed=5, keep_path=True))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ref = run(new)
+        for k in (lambda X, t, s: new(X, t, s), lambda *a: new(*a), Opaque()):
+            np.testing.assert_array_equal(output_law(k, None, ddm, times)["law"], ref[0]["law"])
+    stepper = Stepper()
+    for k, label in ((old, "old"), (lambda t, s, X: old(t, s, X), "kernel"), (stepper.step, "step")):
+        with pytest.warns(DeprecationWarning) as rec:
+            got = run(k)
+            run(stepper.step if label == "step" else k)  # the same kernel again (a new bound method): no second warning
+        msgs = [str(w.message) for w in rec if issubclass(w.category, DeprecationWarning)]
+        assert len(msgs) == 1, msgs
+        assert f"{label}(t, s, X) is deprecated" in msgs[0] and f"{label}(X, t, s)" in msgs[0], msgs[0]
+        assert rec[0].filename == __file__, rec[0].filename  # the warning points at the user's call
+        for key in ("law", "kl_exact_sampler", "kl_sampler_exact", "tv"):
+            np.testing.assert_array_equal(got[0][key], ref[0][key])
+        assert got[1] == ref[1]
+        for field in ("samples", "path", "log_q"):
+            np.testing.assert_array_equal(getattr(got[2], field), getattr(ref[2], field))
+    assert ref[0]["kl_exact_sampler"] > 1e-3 and np.isfinite(ref[1]["kl_sampler_exact"])
+
+
 def test_user_kernel_output_is_checked():
     ddm = tnddm.Diffusion(IsingChain(3, beta=0.5).mps(), Flip(1.0))
     times = time_grid(2, 1.0)
 
-    def wrong_shape(t, s, X):
+    def wrong_shape(X, t, s):
         return np.full(X.shape + (3,), 1 / 3)
 
-    def negative(t, s, X):
+    def negative(X, t, s):
         q = np.zeros(X.shape + (2,))
         q[..., 0], q[..., 1] = 1.5, -0.5
         return q
 
-    def unnormalised(t, s, X):
+    def unnormalised(X, t, s):
         return np.full(X.shape + (2,), 0.7)
 
     for fn, msg in ((wrong_shape, "shape"), (negative, "non-negative"), (unnormalised, "summing to 1")):
@@ -336,12 +389,24 @@ def test_cli_takes_a_user_kernel_and_a_samples_file(tmp_path, capsys):
     plugin.write_text("from tnddm.validate import ExactOracle, kernel\n\n"
                       "def euler(diffusion):\n"
                       "    o = ExactOracle(diffusion)\n"
+                      "    return lambda X, t, s: kernel('euler', o, t, s, X)\n\n"
+                      "def euler_old_order(diffusion):\n"
+                      "    o = ExactOracle(diffusion)\n"
                       "    return lambda t, s, X: kernel('euler', o, t, s, X)\n")
     args = ["validate", "models/ising_chain.toml", "--set", "model.n_sites=4", "--steps", "3,6", "--json"]
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     args[1] = str(root / args[1])
     main(args + ["--sampler", f"{plugin}:euler"])
     mine = json.loads(capsys.readouterr().out)
+    with warnings.catch_warnings(record=True) as rec:  # negative control: the new order is not flagged
+        warnings.simplefilter("always")
+        main(args + ["--sampler", f"{plugin}:euler"])
+    assert not [w for w in rec if "kernel argument order" in str(w.message)]
+    assert json.loads(capsys.readouterr().out) == mine
+    with pytest.warns(DeprecationWarning, match=r"kernel\(t, s, X\) is deprecated.*kernel\(X, t, s\)"):
+        main(args + ["--sampler", f"{plugin}:euler_old_order"])
+    old = json.loads(capsys.readouterr().out)
+    assert old["results"] == mine["results"]
     main(args + ["--sampler", "euler"])
     builtin = json.loads(capsys.readouterr().out)
     assert mine["sampler"].endswith(":euler") and len(mine["results"]) == 2

@@ -29,6 +29,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("tnddm.bridges.flow_matching needs torch and flow_matching: pip install -e '.[flow]'") from exc
 
+from .._deprecation import warn_deprecated
 from ..diffusion import Diffusion
 from ..noise import Flip, Mask
 from ..validate.posterior import PosteriorOracle
@@ -143,7 +144,7 @@ def _grid(steps, flow_times) -> np.ndarray:
 
 
 class EulerKernel:
-    """MixtureDiscreteEulerSolver's step as a tnddm product kernel kernel(t, s, X) -> (n, N, d_out).
+    """MixtureDiscreteEulerSolver's step as a tnddm product kernel kernel(X, t, s) -> (n, N, d_out).
 
     On its own grid `times` (tnddm times, decreasing; times[k] is where kappa_t equals the scheduler's
     kappa at flow time u_k): with p = posterior at kappa_{u_k}, h = u_{k+1} - u_k and
@@ -174,7 +175,11 @@ class EulerKernel:
         self.impossible = impossible
         self.__name__ = "flow_matching_euler"
 
-    def __call__(self, t, s, X) -> np.ndarray:
+    def __call__(self, X, t, s) -> np.ndarray:
+        """Per-site probabilities (n, N, d_out) of the step t -> s (a step of `times`) from the states X (n, N)."""
+        if np.ndim(X) == 0 and np.ndim(t) == 0 and np.ndim(s) > 0:  # the old order (t, s, X)
+            warn_deprecated("EulerKernel(t, s, X)", "EulerKernel(X, t, s) (states first, as in Diffusion.score(X, t))")
+            X, t, s = s, X, t
         hits = np.flatnonzero(self.times[:-1] == float(t))
         if hits.size != 1 or self.times[hits[0] + 1] != float(s):
             raise ValueError(f"EulerKernel is defined on its own grid kernel.times; got the step {t} -> {s}")

@@ -23,7 +23,7 @@ def _steps(text) -> list[int]:
 @card_argument
 @click.option("--sampler", default=None, help="euler, tau_leaping, tau_leaping_ordinal, exponential_euler, tweedie, masked, "
               "theta_trapezoidal, uniformization, first_hitting, exact_kernel; or module:function, a user kernel "
-              "kernel(t, s, X) -> (n, N, d_out) or a factory f(diffusion) returning one (a kernel with a `times` "
+              "kernel(X, t, s) -> (n, N, d_out) or a factory f(diffusion) returning one (a kernel with a `times` "
               "attribute brings its own grid); with --noise gaussian: ddpm, ode, "
               "euler_maruyama, rademacher, accel_sde, accel_ode [card: validate.sampler].")
 @click.option("--samples", "samples_file", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -179,11 +179,15 @@ def _check_memory(model, card, sampler, step_list, n, n_paths, noise_kind):
 
 def load_kernel(spec: str, diffusion):
     """Import `module:function` (module may be a path to a .py file); a one-argument callable is a factory
-    called with the Diffusion, a kernel(t, s, X) is used as it is."""
+    called with the Diffusion, a kernel(X, t, s) is used as it is (a kernel in the deprecated order kernel(t, s, X)
+    still runs, with a DeprecationWarning: tnddm.validate.samplers.call_user_kernel)."""
     import importlib
     import importlib.util
     import inspect
+    import warnings
     from pathlib import Path
+
+    from ..validate.samplers import is_old_order_kernel
 
     module_name, _, attr = str(spec).rpartition(":")
     if not module_name or not attr:
@@ -210,7 +214,10 @@ def load_kernel(spec: str, diffusion):
     if n_params == 1:
         fn = fn(diffusion)
         if not callable(fn):
-            raise ValueError(f"--sampler: the factory {spec!r} must return a kernel(t, s, X)")
+            raise ValueError(f"--sampler: the factory {spec!r} must return a kernel(X, t, s)")
+    with warnings.catch_warnings():  # a kernel in the deprecated order: said once on stderr, not filtered away
+        warnings.simplefilter("always", DeprecationWarning)
+        is_old_order_kernel(fn)
     return fn
 
 

@@ -5,7 +5,7 @@ grids:    time_grid (uniform, geometric, cosine; early stopping at delta)
 samplers: sample(name, oracle, n, times, ...) for euler, tau_leaping, tau_leaping_ordinal,
           exponential_euler, tweedie, masked, theta_trapezoidal, uniformization, first_hitting, exact_kernel
 metrics:  output_law, path_kl_exact, kl_split, path_kl_mc, path_kl_exact_paths, histogram_tv
-          (every sampler argument also takes a user kernel(t, s, X) -> (n, N, d_out) of product form)
+          (every sampler argument also takes a user kernel(X, t, s) -> (n, N, d_out) of product form)
 posterior: PosteriorOracle (batched exact p(x_0^i | x_t) and reverse-kernel marginals, any t <= inf), kappa
 external: score_samples / SampleReport (samples from any sampler against the exact model)
 """

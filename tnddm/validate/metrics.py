@@ -191,7 +191,7 @@ def _check_name(name, trapezoid: bool = True):
     ok = is_product(name) or (trapezoid and name == "theta_trapezoidal")
     if not ok:
         allowed = PRODUCT_SAMPLERS + (("theta_trapezoidal",) if trapezoid else ())
-        raise ValueError(f"exact metrics are defined for {allowed} and user kernels kernel(t, s, X); got {name!r}")
+        raise ValueError(f"exact metrics are defined for {allowed} and user kernels kernel(X, t, s); got {name!r}")
 
 
 def _step_blocks(name, oracle, t, s, proc: ExactProcess, live, theta=0.5, with_reverse: bool = False):
@@ -245,7 +245,7 @@ def output_law(name, oracle, diffusion: Diffusion, times, start="prior", theta=0
     probability.
 
     Args:
-        name (str | callable): a sampler in PRODUCT_SAMPLERS, "theta_trapezoidal", or a user kernel(t, s, X) -> (n, N, d_out).
+        name (str | callable): a sampler in PRODUCT_SAMPLERS, "theta_trapezoidal", or a user kernel(X, t, s) -> (n, N, d_out).
         oracle (ScoreOracle | None): the score oracle (None: the ExactOracle of `diffusion`; a user kernel needs none).
         diffusion (Diffusion): the exact process.
         times (array): decreasing grid t_0 > ... > t_K (t_0 = inf allowed for start="prior").
@@ -333,7 +333,7 @@ def _trapezoid_path_kl(oracle, proc, times, q, p, kl_qp, kl_pq, theta):
 def kl_split(name, oracle, diffusion: Diffusion, times, max_states: int = 2**14, max_process_states: int = 3**10) -> dict:
     """KL(exact || sampler) per step = total correlation of the exact kernel + sum of per-site KLs.
 
-    name: a product-form sampler or a user kernel(t, s, X); oracle may be None for a user kernel.
+    name: a product-form sampler or a user kernel(X, t, s); oracle may be None for a user kernel.
     """
     _check_name(name, trapezoid=False)
     oracle = as_oracle(oracle, diffusion)
@@ -367,7 +367,7 @@ def path_kl_mc(name, oracle, diffusion: Diffusion, times, n: int, seed=None, dir
     exact_sampler: E_p[log p(path) - log q(path)] over exact reverse paths (product-form samplers),
     by path_kl_exact_paths with the given estimator and coupling.
     return_values: also return the per-path values under "values" (to pool several runs).
-    name may be a user kernel(t, s, X) -> (n, N, d_out); oracle may then be None. The grid must be finite.
+    name may be a user kernel(X, t, s) -> (n, N, d_out); oracle may then be None. The grid must be finite.
     """
     times = np.asarray(times, dtype=float)
     oracle = as_oracle(oracle, diffusion)
@@ -403,7 +403,7 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
     coupling: "path", one exact reverse path per row; "independent_steps", each step's pair
     (x_k, x_{k+1}) drawn exactly and independently of the other steps (x_{k+1} ~ P_{t_{k+1}}, x_k by
     noising it), which removes the positive correlation between steps from the variance.
-    names may hold user kernels kernel(t, s, X) -> (n, N, d_out) (the oracle may then be None).
+    names may hold user kernels kernel(X, t, s) -> (n, N, d_out) (the oracle may then be None).
     Returns {name: {"kl", "stderr", "n"[, "values"]}}; the non-plain estimators also give the
     split kl = "start_kl" + "total_correlation" + "per_site_kl" (means over rows; start_kl estimates
     KL(P_T || q_start) and is 0 for start="exact").

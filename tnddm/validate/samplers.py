@@ -37,6 +37,9 @@ Two-stage and event-driven samplers:
 """
 from __future__ import annotations
 
+import os
+import sys
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,13 +50,13 @@ from .._deprecation import warn_deprecated
 from .._memory import check_allocation
 from ..noise import Mask
 from ..rng import as_generator
-from .oracle import ScoreOracle
+from .oracle import ScoreOracle, _time_first
 
 PRODUCT_SAMPLERS = ("euler", "tau_leaping", "tau_leaping_ordinal", "exponential_euler", "tweedie", "masked")
 SAMPLERS = PRODUCT_SAMPLERS + ("theta_trapezoidal", "uniformization", "first_hitting", "exact_kernel")
 
 
-def sampler_name(name, allowed=SAMPLERS, what: str = "or a callable kernel(t, s, X)"):
+def sampler_name(name, allowed=SAMPLERS, what: str = "or a callable kernel(X, t, s)"):
     """The one options check of sampler names: a name in `allowed`, or a callable (a user kernel)."""
     if callable(name):
         return name
@@ -120,12 +123,63 @@ def check_kernel_output(q, X, d_out: int | None, label: str = "kernel") -> np.nd
         raise ValueError(f"{label} must return a real array of shape (n, N, d); got {type(q).__name__}") from None
     want = X.shape + ((d_out,) if d_out is not None else ())
     if q.ndim != 3 or q.shape[: len(want)] != want:
-        raise ValueError(f"{label}(t, s, X) must return shape {X.shape + (d_out if d_out else 'd',)}; got {q.shape}")
+        raise ValueError(f"{label}(X, t, s) must return shape {X.shape + (d_out if d_out else 'd',)}; got {q.shape}")
     if not np.all(np.isfinite(q)) or np.any(q < 0):
-        raise ValueError(f"{label}(t, s, X) must return finite non-negative probabilities")
+        raise ValueError(f"{label}(X, t, s) must return finite non-negative probabilities")
     if np.any(np.abs(q.sum(axis=2) - 1.0) > 1e-9):
-        raise ValueError(f"{label}(t, s, X) must return per-site probabilities summing to 1 over the last axis")
+        raise ValueError(f"{label}(X, t, s) must return per-site probabilities summing to 1 over the last axis")
     return q
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+#: user kernel (its function for a bound method) -> True when written in the old order (t, s, X); weak keys
+_OLD_ORDER: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _user_stacklevel() -> int:
+    """stacklevel of warn_deprecated, called from the caller of this function, that points at the first frame
+    outside the tnddm package (the user's call of output_law, sample, ...)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level + 1
+
+
+def is_old_order_kernel(fn) -> bool:
+    """True for a user kernel written in the deprecated order (t, s, X); warns the first time (see call_user_kernel)."""
+    key = getattr(fn, "__func__", fn)  # a bound method is a new object at every attribute access
+    try:
+        return _OLD_ORDER[key]
+    except (KeyError, TypeError):
+        pass
+    old = _time_first(fn)
+    if old:
+        label = sampler_label(fn) if sampler_label(fn).isidentifier() else "kernel"
+        warn_deprecated(f"the user kernel argument order {label}(t, s, X)",
+                        f"{label}(X, t, s), states first as in Diffusion.score(X, t): reorder its parameters, "
+                        f"e.g. `def {label}(X, t, s):` or `lambda X, t, s: ...`", stacklevel=_user_stacklevel())
+    try:
+        _OLD_ORDER[key] = old
+    except TypeError:  # not weakly referenceable: inspected (and warned about) at every call
+        pass
+    return old
+
+
+def call_user_kernel(fn, X, t: float, s: float):
+    """Call the user kernel `fn` for the step t -> s from the states X (n, N): fn(X, t, s) -> (n, N, d_out).
+
+    The one place user kernels are invoked. The protocol is kernel(X, t, s), states first as everywhere in
+    tnddm (Diffusion.score(X, t)). The old order kernel(t, s, X) is deprecated and still works for one
+    release, by this rule (the one of CallableOracle's score_fn): a kernel whose signature
+    (inspect.signature) has a first positional parameter named `t` (or `time`) (``def k(t, s, X)``,
+    ``lambda t, s, X: ...``, ``__call__(self, t, s, X)``) is called as fn(t, s, X), with a DeprecationWarning
+    saying how to rewrite it, once per kernel (per function for bound methods; kernels that cannot be weakly
+    referenced warn at every call). Every other kernel, including one whose signature cannot be inspected or
+    that takes only *args, is called in the new order fn(X, t, s).
+    """
+    if is_old_order_kernel(fn):
+        return fn(t, s, X)
+    return fn(X, t, s)
 
 
 def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: dict | None = None,
@@ -133,8 +187,9 @@ def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: di
     """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s.
 
     Args:
-        name (str | callable): a name in PRODUCT_SAMPLERS, or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product
-            form: q(x' | x) = prod_i q[., i, x'_i]); its output is checked, the oracle is not used.
+        name (str | callable): a name in PRODUCT_SAMPLERS, or a user kernel `kernel(X, t, s) -> (n, N, d_out)` (product
+            form: q(x' | x) = prod_i q[., i, x'_i]; called by call_user_kernel, which also takes the deprecated
+            order kernel(t, s, X)); its output is checked, the oracle is not used.
         oracle (ScoreOracle | None): the score oracle of the built-in samplers (None allowed for a user kernel).
         t (float): start of the step t -> s.
         s (float): end of the step, s < t.
@@ -144,7 +199,8 @@ def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: di
     """
     X = np.asarray(X)
     if callable(name):
-        return check_kernel_output(name(t, s, X), X, None if oracle is None else oracle.d_out, sampler_label(name))
+        return check_kernel_output(call_user_kernel(name, X, t, s), X, None if oracle is None else oracle.d_out,
+                                   sampler_label(name))
     return _PRODUCT_KERNELS[sampler_name(name, PRODUCT_SAMPLERS, "for a product-form step")](oracle, t, s, X, counters,
                                                                                              score)
 
@@ -277,7 +333,7 @@ def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool 
            safety: float = 2.0, start: str = "prior", precision=np.float64) -> SamplerResult:
     """Run sampler `name` on the decreasing grid `times`; returns a SamplerResult.
 
-    name: a name in SAMPLERS or a user kernel `kernel(t, s, X) -> (n, N, d_out)` (product form).
+    name: a name in SAMPLERS or a user kernel `kernel(X, t, s) -> (n, N, d_out)` (product form).
     oracle: a ScoreOracle, or a Diffusion (its ExactOracle; enough for a user kernel).
     times[0] may be inf for a user kernel started from the prior.
     start="prior": x_T from the noise's stationary law (what a practitioner does); start="exact":
