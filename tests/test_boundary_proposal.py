@@ -242,19 +242,19 @@ def test_unrolled_small_bond_kernel_draws_what_the_generic_kernel_draws(periodic
         small = small_bond(bond, 2)
         assert small is not None and small >= bond
         n = 2 * SMALL_BLOCK + 5  # a partial last block
-        U = np.random.default_rng(chi).random((m.n_sites, n))
+        S = np.random.default_rng(chi).integers(0, 2**63, size=n, dtype=np.uint64)  # stream seeds
         none = np.zeros((1, 1), np.int64)
         X1, l1 = np.full((n, m.n_sites), -1), np.full(n, np.nan)
-        small_kernel(2, small)(pad_environments(cores, small, 2), q._tables, q._V, U, none, False, q.floor,
+        small_kernel(2, small)(pad_environments(cores, small, 2), q._tables, q._V, S, none, False, q.floor,
                                0, -(-n // SMALL_BLOCK), X1, l1)
         X2, l2 = np.full((n, m.n_sites), -1), np.full(n, np.nan)
         data, offsets, shapes, chi_max = pack_environments(cores)
-        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, U, none, False, q.floor, 32, X2, l2)
+        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, S, none, False, q.floor, 32, X2, l2)
         np.testing.assert_array_equal(X1, X2)
         np.testing.assert_allclose(l1, l2, rtol=0, atol=1e-12)
         F = np.ascontiguousarray(X1.T)
         l3 = np.full(n, np.nan)
-        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, np.zeros((1, 1)), F, True, q.floor, 32, X2, l3)
+        draw_columns(data, offsets, shapes, chi_max, q._tables, q._V, np.zeros(1, np.uint64), F, True, q.floor, 32, X2, l3)
         np.testing.assert_allclose(l3, l1, rtol=0, atol=1e-12)
         np.testing.assert_allclose(q.log_prob(X1), l1, rtol=0, atol=1e-12)  # the proposal's own dispatch
     # negative control: the environments of another bond give other log q for the same configurations

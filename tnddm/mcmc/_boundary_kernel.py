@@ -23,6 +23,8 @@ import functools
 import numpy as np
 from numba import njit, prange
 
+from .._uniforms import uniform53
+
 
 def pack_environments(envs):
     """(data, offsets (L, W), shapes (L, W, 3), chi_max) of the cores envs[c][r]."""
@@ -53,11 +55,12 @@ FLUSH = 16  # rows between flushes of the running product of conditionals into l
 
 
 @njit(cache=True, parallel=True)
-def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced, floor, block, X, logq):
+def draw_columns(data, offsets, shapes, chi, wt, V, seeds, forced, use_forced, floor, block, X, logq):
     """Fill X (n, L*W) and logq (n,) by column-by-column draws (or forced evaluations); wt = site_tables.
 
     Blocks of `block` samples are processed site-major (the innermost loops run over the samples of a
-    block, contiguous in memory); uniforms and forced are given site-major, shape (L*W, n).
+    block, contiguous in memory); sample s draws row i with uniform53(seeds[s], i) (tnddm._uniforms); forced
+    is given site-major, shape (L*W, n).
     """
     n = X.shape[0]
     L, W, d = wt.shape[0], wt.shape[1], wt.shape[3]
@@ -188,7 +191,7 @@ def draw_columns(data, offsets, shapes, chi, wt, V, uniforms, forced, use_forced
                         xs[idx, b] = forced[idx, s0 + b]
                 else:  # x = number of states whose cumulative weight lies below the uniform target
                     for b in range(B):
-                        target[b] = uniforms[idx, s0 + b] * norm[b]
+                        target[b] = uniform53(seeds[s0 + b], idx) * norm[b]
                         cum[b] = 0.0
                         xs[idx, b] = 0
                     for x in range(d - 1):
@@ -250,16 +253,17 @@ def pad_environments(envs, chi: int, d: int) -> np.ndarray:
 def small_kernel(d: int, chi: int):
     """The column-by-column kernel with d states and padded bond chi as compile-time constants (module docstring).
 
-    Arguments of the returned kernel(E, wt, V, uniforms, forced, use_forced, floor, first, last, X, logq):
+    Arguments of the returned kernel(E, wt, V, seeds, forced, use_forced, floor, first, last, X, logq):
         E: pad_environments (L, W, chi, d, chi); wt: site_tables (L, W, d, d); V: vertical factors (L, W-1, d, d);
-        uniforms, forced: site-major (L*W, n); floor: the conditional floor; first, last: the blocks of
+        seeds: (n,) uint64, sample s draws site i with uniform53(seeds[s], i) (tnddm._uniforms); forced:
+        site-major (L*W, n); floor: the conditional floor; first, last: the blocks of
         SMALL_BLOCK samples to run (a last partial block computes padding lanes and writes only its samples);
         X (n, L*W), logq (n,): filled.
     """
     D, CHI, B = int(d), int(chi), SMALL_BLOCK
 
     @njit(cache=True, nogil=True, fastmath={"contract"})
-    def kernel(E, wt, V, uniforms, forced, use_forced, floor, first, last, X, logq):
+    def kernel(E, wt, V, seeds, forced, use_forced, floor, first, last, X, logq):
         """Blocks first..last-1 of SMALL_BLOCK samples, serially (threads run disjoint ranges of blocks)."""
         n = X.shape[0]
         L, W = wt.shape[0], wt.shape[1]
@@ -323,7 +327,7 @@ def small_kernel(d: int, chi: int):
                     i = c * W + r
                     for b in range(B):
                         s = min(s0 + b, n - 1)
-                        U[b] = uniforms[i, s] if not use_forced else 0.0
+                        U[b] = uniform53(seeds[s], i) if not use_forced else 0.0
                         F[b] = forced[i, s] if use_forced else 0
                     for x in range(D):
                         for b in range(B):

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from .._uniforms import seeds as stream_seeds
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
 from ._boundary_kernel import (
@@ -211,7 +212,7 @@ class BoundaryProposal:
 
     # ---- all columns (compiled kernel) ------------------------------------------------------
     def kernel(self, envs):
-        """The compiled draw for environments envs: a function (wt, uniforms, forced, use_forced, X, logq)
+        """The compiled draw for environments envs: a function (wt, seeds, forced, use_forced, X, logq)
         running small_kernel on padded cores where the bond and the batch allow (d <= SMALL_STATES, bond <= 8,
         at least SMALL_BLOCK samples per thread), else draw_columns on packed cores
         (tnddm.mcmc._boundary_kernel: same conditionals, same draw rule)."""
@@ -221,24 +222,24 @@ class BoundaryProposal:
         V, floor = self._V, self.floor
         arrays = {}  # each kernel's environment arrays, built on its first use (one walker's draws need only one)
 
-        def generic(wt, U, F, use_forced, X, logq):
+        def generic(wt, S, F, use_forced, X, logq):
             if "packed" not in arrays:
                 arrays["packed"] = pack_environments(cores)
             data, offsets, shapes, chi_max = arrays["packed"]
-            draw_columns(data, offsets, shapes, chi_max, wt, V, U, F, use_forced, floor, _block(X.shape[0]), X, logq)
+            draw_columns(data, offsets, shapes, chi_max, wt, V, S, F, use_forced, floor, _block(X.shape[0]), X, logq)
 
         if small is None:
             return generic
         draw = small_kernel(self.d, small)
 
-        def run(wt, U, F, use_forced, X, logq):
+        def run(wt, S, F, use_forced, X, logq):
             n = X.shape[0]
             if n < SMALL_BLOCK * numba.get_num_threads():
-                return generic(wt, U, F, use_forced, X, logq)
+                return generic(wt, S, F, use_forced, X, logq)
             if "padded" not in arrays:
                 arrays["padded"] = pad_environments(cores, small, self.d)
             E = arrays["padded"]
-            _threaded(lambda first, last: draw(E, wt, V, U, F, use_forced, floor, first, last, X, logq),
+            _threaded(lambda first, last: draw(E, wt, V, S, F, use_forced, floor, first, last, X, logq),
                       -(-n // SMALL_BLOCK))
 
         return run
@@ -255,8 +256,8 @@ class BoundaryProposal:
         logq = np.empty(n)
         use_forced = forced is not None
         F = np.ascontiguousarray(np.asarray(forced, dtype=np.int64).reshape(n, -1).T) if use_forced else np.zeros((1, 1), np.int64)
-        U = rng.random((self.n_sites, n)) if not use_forced else np.zeros((1, 1))  # site-major uniforms
-        kernel(wt, U, F, use_forced, X, logq)
+        S = stream_seeds(rng, n) if not use_forced else np.zeros(1, np.uint64)  # one uniform stream per sample
+        kernel(wt, S, F, use_forced, X, logq)
         return X, logq
 
     # ---- the proposal contract ------------------------------------------------------------------

@@ -28,20 +28,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-M1 = np.uint64(0xBF58476D1CE4E5B9)
-M2 = np.uint64(0x94D049BB133111EB)
-ONE_BITS = np.uint64(0x3FF0000000000000)
+from .._uniforms import GOLDEN, ONE_BITS, mix64
+
 LN2 = float(np.log(2.0))
 GRID = 2.0**-52  # resolution of the uniforms
-
-
-@njit(cache=True, inline="always")
-def _mix64(z):
-    """SplitMix64 output function."""
-    z = (z ^ (z >> np.uint64(30))) * M1
-    z = (z ^ (z >> np.uint64(27))) * M2
-    return z ^ (z >> np.uint64(31))
 
 
 @njit(parallel=True, cache=True)
@@ -90,7 +80,7 @@ def _sample_block(table, table_off, nxt, nxt_off, masks, seeds, X, logp, tile):
             for j in range(m):
                 c = ctr[j] + GOLDEN
                 ctr[j] = c
-                ubits[j] = (_mix64(c) >> np.uint64(12)) | ONE_BITS
+                ubits[j] = (mix64(c) >> np.uint64(12)) | ONE_BITS
             for j in range(m):
                 sv[j] = table[toff + state[j]]
             row = buf[i - i0]

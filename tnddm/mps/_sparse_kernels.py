@@ -10,6 +10,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .._uniforms import GOLDEN, mix64
 from ._kernel_common import inverse_cdf_at
 
 
@@ -294,12 +295,9 @@ def right_sweep_blocks(nxt_flat, W_flat, core_off, chis, env_off, d, k, tilts, R
 
 @njit(cache=True, inline="always")
 def _splitmix64(state):
-    """One SplitMix64 step: returns (new state, 64-bit output)."""
-    state = state + np.uint64(0x9E3779B97F4A7C15)
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return state, z ^ (z >> np.uint64(31))
+    """One SplitMix64 step (tnddm._uniforms): returns (new state, 64-bit output)."""
+    state = state + GOLDEN
+    return state, mix64(state)
 
 
 @njit(parallel=True, cache=True)

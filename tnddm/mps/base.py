@@ -67,6 +67,7 @@ import numpy as np
 from .._checks import as_configs, as_tilts, check_batch_size, check_nonnegative_int
 from .._deprecation import warn_deprecated
 from .._memory import check_allocation
+from .._uniforms import seeds as stream_seeds
 from ..rng import as_generator
 from .numerics import (
     LOG2,
@@ -490,7 +491,7 @@ class MPSBase(abc.ABC):
         """
         model, rng, N = plan["model"], plan["rng"], self.n_sites
         if plan["seeded"]:  # the kernel draws its own uniforms from one 64-bit seed per sample
-            model._sample_chunk_seeded(rng.integers(0, 2**63, size=b - a, dtype=np.uint64), X, logp)
+            model._sample_chunk_seeded(stream_seeds(rng, b - a), X, logp)
         else:
             u = rng.random((b - a, N))
             w = None if plan["per_sample"] is None else plan["per_sample"][a:b]
