@@ -157,14 +157,20 @@ def _plain_log(axis, ticks) -> None:
     axis.set_minor_locator(NullLocator())
 
 
+def acceptance_stderr(r: dict) -> float:
+    """Binomial standard error of a row's acceptance: sqrt(a (1 - a) / n) over its n = walkers x recorded moves."""
+    a = r["acceptance"]
+    return (a * (1 - a) / (r["walkers"] * r["recorded"])) ** 0.5
+
+
 TAU_TICKS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500)
 DECADES = (0.001, 0.01, 0.1, 1, 10, 100)
 
 
 def plot_system(rows: list, path: Path, title: str, chis) -> None:
     """2 x 2 panels: acceptance and tau against chi (disconnected moves, top) and against T (connected moves at the
-    smallest chi, bottom). Colour: the proposal's truncation method; tau with +-1 standard error, converged chains
-    only; tau = 1 (independent draws) as a reference."""
+    smallest chi, bottom). Colour: the proposal's truncation method; acceptance with +-1 binomial standard error;
+    tau with +-1 standard error, converged chains only; tau = 1 (independent draws) as a reference."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,7 +185,8 @@ def plot_system(rows: list, path: Path, title: str, chis) -> None:
     for m in METHODS:
         disc = sorted((r for r in rows if r["method"] == m and r["kind"] == "disconnected"), key=lambda r: r["chi"])
         if disc:
-            axes[0, 0].plot([r["chi"] for r in disc], [r["acceptance"] for r in disc], "o-", color=colours[m], ms=6)
+            axes[0, 0].errorbar([r["chi"] for r in disc], [r["acceptance"] for r in disc],
+                                yerr=[acceptance_stderr(r) for r in disc], fmt="o-", color=colours[m], capsize=4, ms=6)
             ok = [r for r in disc if r["converged"]]
             if ok:
                 axes[0, 1].errorbar([r["chi"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
@@ -192,7 +199,8 @@ def plot_system(rows: list, path: Path, title: str, chis) -> None:
         if conn:
             low = chi = conn[0]["chi"]
             Ts += [r["T"] for r in conn + auto]
-            axes[1, 0].plot([r["T"] for r in conn], [r["acceptance"] for r in conn], "o-", color=colours[m], ms=6)
+            axes[1, 0].errorbar([r["T"] for r in conn], [r["acceptance"] for r in conn],
+                                yerr=[acceptance_stderr(r) for r in conn], fmt="o-", color=colours[m], capsize=4, ms=6)
             ok = [r for r in conn if r["converged"]]
             if ok:
                 axes[1, 1].errorbar([r["T"] for r in ok], [r["tau"] for r in ok], yerr=[r["tau_stderr"] for r in ok],
@@ -200,7 +208,8 @@ def plot_system(rows: list, path: Path, title: str, chis) -> None:
                 taus += [(r["tau"], r["tau_stderr"]) for r in ok]
                 converged[1] = True
             for r in auto:
-                axes[1, 0].plot([r["T"]], [r["acceptance"]], "*", ms=14, color=colours[m], mec="k", mew=0.5)
+                axes[1, 0].errorbar([r["T"]], [r["acceptance"]], yerr=[acceptance_stderr(r)], fmt="*", ms=14,
+                                    color=colours[m], mec="k", mew=0.5, capsize=4)
                 if r["converged"]:
                     axes[1, 1].errorbar([r["T"]], [r["tau"]], yerr=[r["tau_stderr"]], fmt="*", ms=14, color=colours[m],
                                         mec="k", mew=0.5, capsize=4)
@@ -233,10 +242,10 @@ def plot_system(rows: list, path: Path, title: str, chis) -> None:
             fixed = {r["T"] for r in rows if r["kind"] == "connected" and r["T_setting"] != "auto"}
             _plain_log(ax.xaxis, sorted({t for t in DECADES if min(Ts) / 1.6 <= t <= max(Ts) * 1.6} | fixed))
         ax.set_xlabel("diffusion time T of connected moves (units of 1 / flip rate)")
-    axes[0, 0].set_title(r"disconnected moves: acceptance against $\chi$", fontsize=10)
+    axes[0, 0].set_title(r"disconnected moves: acceptance against $\chi$ ($\pm 1$ s.e.)", fontsize=10)
     axes[0, 1].set_title(r"disconnected moves: $\tau_{\mathrm{int}}$ (converged chains, $\pm 1$ s.e.)", fontsize=10)
     at = "" if low is None else rf" at $\chi = {low}$"
-    axes[1, 0].set_title(f"connected moves{at}: acceptance against T", fontsize=10)
+    axes[1, 0].set_title(f"connected moves{at}: acceptance against T" + r" ($\pm 1$ s.e.)", fontsize=10)
     axes[1, 1].set_title(f"connected moves{at}: " + r"$\tau_{\mathrm{int}}$ (converged chains, $\pm 1$ s.e.)", fontsize=10)
     for row, moves in ((0, "disconnected"), (1, "connected")):
         if not converged[row]:
