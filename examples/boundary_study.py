@@ -5,8 +5,9 @@
 Systems: the Ising strip L x L at beta_c (L = 32, 64, 128) and a +-J Edwards-Anderson 32 x 32
 instance at beta = 1 (disorder seed 1). For every boundary bond chi_b: the time to build the
 environments, and Metropolis-Hastings chains of independent (disconnected) proposals with
-automatic burn-in (two single-threaded processes of 32 walkers, one per core, like the baselines): acceptance, tau of the energy (with its error), ESS per second (only for
-converged chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
+automatic burn-in (two single-threaded processes of 128 walkers, one per core, like the baselines;
+--walkers): acceptance, tau of the energy (with its error), ESS per second (only for converged
+chains), energy per site and the Binder cumulant U_4 = 1 - <m^4> / (3 <m^2>^2) with
 error bars. Baselines, measured as their users run them: Wolff (ferromagnet only) recording once
 per sweep of about N flipped spins (clusters per record = N / mean cluster size from a pilot), and
 single-spin Metropolis recording once per sweep of N attempts; both compiled (numba), one
@@ -31,7 +32,8 @@ from tnddm.mcmc.local import ising_series, ising_wolff
 
 FULL = [("ising", 32, BETA_C, (2, 4, 8, 16)), ("ising", 64, BETA_C, (4, 8, 16)), ("ising", 128, BETA_C, (4, 8)),
         ("ea", 32, 1.0, (2, 4, 8, 16))]
-WALKERS = 64  # walkers of the proposal chains: two single-threaded processes of 32 (one compiled block each)
+WALKERS = 256  # walkers of the proposal chains: two single-threaded processes of 128 (the driver's Python cost per
+               # step, about 0.15 ms, is then a few per cent of the draws'; with 32 per process it was about 25 %)
 QUICK = [("ising", 6, BETA_C, (1, 2)), ("ea", 6, 1.0, (2,))]
 
 
@@ -67,9 +69,9 @@ def summarise(chain, model, seconds, acceptance):
 
 
 def _tn_chain(args):
-    """One Metropolis-Hastings chain of WALKERS // 2 walkers with independent boundary-MPS proposals, single-threaded
+    """One Metropolis-Hastings chain of `walkers` walkers with independent boundary-MPS proposals, single-threaded
     in its own process (the same layout as the baselines: one process per core). Returns its records."""
-    kind, L, beta, chi, budget, seed = args
+    kind, L, beta, chi, budget, seed, walkers = args
     import numba
 
     numba.set_num_threads(1)
@@ -84,19 +86,19 @@ def _tn_chain(args):
     per_sample = (time.perf_counter() - t) / 128  # one draw with its log q, one core
     mh = MetropolisHastings(model, q, moves="disconnected", observables=observables(model))
     t = time.perf_counter()
-    mh.run(5, WALKERS // 2, seed=seed + 1000, burn_in=0)  # pilot: seconds per step, so that the chain fills the budget
+    mh.run(5, walkers, seed=seed + 1000, burn_in=0)  # pilot: seconds per step, so that the chain fills the budget
     per_step = (time.perf_counter() - t) / 5
     t = time.perf_counter()
-    chain = mh.run(max(100, int(0.7 * budget / per_step)), WALKERS // 2, seed=seed, max_seconds=budget)
+    chain = mh.run(max(100, int(0.7 * budget / per_step)), walkers, seed=seed, max_seconds=budget)
     return {"observables": chain.observables, "accepted": chain.accepted, "seconds": time.perf_counter() - t,
             "burn_in": chain.burn_in, "build": build, "per_sample": per_sample, "state": chain.state}
 
 
-def tn_row(kind, L, beta, chi, budget, seed):
-    """Two independent proposal chains in two processes (WALKERS // 2 walkers each), merged as one chain of
-    WALKERS walkers over their common recorded length; seconds = the slower chain's."""
+def tn_row(kind, L, beta, chi, budget, seed, walkers=WALKERS):
+    """Two independent proposal chains in two processes (walkers // 2 each), merged as one chain of
+    `walkers` walkers over their common recorded length; seconds = the slower chain's."""
     with ProcessPoolExecutor(2) as pool:
-        runs = list(pool.map(_tn_chain, [(kind, L, beta, chi, budget, seed + 100 * k) for k in range(2)]))
+        runs = list(pool.map(_tn_chain, [(kind, L, beta, chi, budget, seed + 100 * k, walkers // 2) for k in range(2)]))
     model = make_model(kind, L, beta)
     n = min(r["accepted"].shape[0] for r in runs)
     obs = {k: np.concatenate([r["observables"][k][:n] for r in runs], axis=1) for k in runs[0]["observables"]}
@@ -105,7 +107,7 @@ def tn_row(kind, L, beta, chi, budget, seed):
     chain = Chain(observables=obs, accepted=accepted, move_kinds=np.full(n, "disconnected"), move_T=np.full(n, np.nan),
                   state=np.concatenate([r["state"] for r in runs]), seconds=seconds)
     row = summarise(chain, model, seconds, float(accepted.mean()))
-    row.update(method="boundary MPS", chi_b=chi, build_seconds=max(r["build"] for r in runs),
+    row.update(method="boundary MPS", chi_b=chi, walkers=walkers, build_seconds=max(r["build"] for r in runs),
                burn_in=max(r["burn_in"] for r in runs), sample_us=1e6 * float(np.mean([r["per_sample"] for r in runs])))
     return row
 
@@ -219,6 +221,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small systems, short budgets (seconds)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per chain (default 90, quick 3)")
     ap.add_argument("--only", nargs="+", metavar="SYSTEM", help="run only these systems, e.g. ea32 ising64")
+    ap.add_argument("--walkers", type=int, default=WALKERS,
+                    help=f"walkers of each proposal chain, split over two processes (default {WALKERS})")
     ap.add_argument("--render", action="store_true", help="redraw table.md and the plots from OUT/results.json")
     args = ap.parse_args()
     if args.render:
@@ -231,14 +235,17 @@ def main():
     budget = args.budget or (3.0 if args.quick else 90.0)
     args.out.mkdir(parents=True, exist_ok=True)
     cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --budget {budget:g}"
+           + (f" --walkers {args.walkers}" if args.walkers != WALKERS else "")
            + (" --only " + " ".join(args.only) if args.only else ""))
+    if args.walkers < 2 or args.walkers % 2:
+        ap.error(f"--walkers must be an even number >= 2; got {args.walkers}")
     rows = []
     for kind, L, beta, chis in (QUICK if args.quick else FULL):
         if args.only and f"{kind}{L}" not in args.only:
             continue
         system = f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
         for chi in chis:
-            rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi), system=system, load=os.getloadavg()[0]))
+            rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi, walkers=args.walkers), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
             save(args.out, cmd, rows)
         for method in (("wolff", "metropolis") if kind == "ising" else ("metropolis",)):
