@@ -52,7 +52,7 @@ def test_tweedie_marginals_equal_exact_reverse_kernel_marginals():
         o = oracle_for(model, noise)
         Y = o.diffusion.marginal(0.9).sample(30, seed=5)[0]
         for s in (0.0, 0.4):
-            np.testing.assert_allclose(kernel("tweedie", o, 0.9, s, Y), o.exact_marginals(0.9, s, Y), atol=1e-10)
+            np.testing.assert_allclose(kernel("tweedie", o, Y, 0.9, s), o.exact_marginals(Y, 0.9, s), atol=1e-10)
 
 
 def test_monte_carlo_path_kl_agrees_with_exact_path_kl():

@@ -159,20 +159,20 @@ def test_user_kernel_in_the_old_order_warns_and_gives_the_same_numbers():
     times = time_grid(3, 2.0, delta=0.05)
 
     def new(X, t, s):
-        return kernel("euler", o, t, s, X)
+        return kernel("euler", o, X, t, s)
 
     def old(t, s, X):
-        return kernel("euler", o, t, s, X)
+        return kernel("euler", o, X, t, s)
 
     class Stepper:
         def step(self, t, s, X):
-            return kernel("euler", o, t, s, X)
+            return kernel("euler", o, X, t, s)
 
     class Opaque:  # inspect.signature raises: taken in the new order
         __signature__ = "not a signature"
 
         def __call__(self, X, t, s):
-            return kernel("euler", o, t, s, X)
+            return kernel("euler", o, X, t, s)
 
     def run(k):
         return (output_law(k, None, ddm, times), path_kl_exact(k, None, ddm, times),
@@ -251,7 +251,7 @@ def test_mask_posterior_is_exact_and_stable_at_every_time():
     exact = _enumerated_posterior(model.mps().to_dense(), Y, consistent)
     for t in (5.0, 700.0, 1000.0, np.inf):
         np.testing.assert_allclose(po.data_posterior(Y, t), exact, atol=1e-12, rtol=0)
-        np.testing.assert_allclose(ExactOracle(ddm).exact_marginals(t, 0.0, Y)[:, :, :2], exact, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(ExactOracle(ddm).exact_marginals(Y, t, 0.0)[:, :, :2], exact, atol=1e-12, rtol=0)
     assert abs(po.data_posterior(Y[:1], 740.0)[0, 1, 0] - 0.7112) < 1e-4
     np.testing.assert_allclose(po.data_posterior(Y, kappa=0.3), exact, atol=1e-12, rtol=0)
     # reverse-kernel marginals p(x_s^i | x_t) against the enumerated reverse kernel, finite t and t = inf
@@ -301,7 +301,7 @@ def test_masked_sampler_uses_the_mask_rate():
     ddm = tnddm.Diffusion(IsingChain(4, beta=0.7, h=0.2).mps(), Mask(3.0))
     o = ExactOracle(ddm)
     Y = ddm.marginal(0.3).sample(20, seed=1)[0]
-    np.testing.assert_allclose(kernel("masked", o, 0.3, 0.1, Y), o.exact_marginals(0.3, 0.1, Y), atol=1e-12)
+    np.testing.assert_allclose(kernel("masked", o, Y, 0.3, 0.1), o.exact_marginals(Y, 0.3, 0.1), atol=1e-12)
 
 
 # ---- exact-metric limits --------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def _dense_output_law(name, o, ddm, times):
     X = all_configs(ddm.n_sites, ddm.d_out)
     q = np.prod([ddm.noise.stationary()[X[:, i]] for i in range(ddm.n_sites)], axis=0)
     for t, s in zip(times[:-1], times[1:]):
-        k = kernel(name, o, t, s, X)
+        k = kernel(name, o, X, t, s)
         A = np.array([[np.prod(k[x, np.arange(ddm.n_sites), X[y]]) for y in range(len(X))] for x in range(len(X))])
         q = A.T @ q
     return q
@@ -389,10 +389,10 @@ def test_cli_takes_a_user_kernel_and_a_samples_file(tmp_path, capsys):
     plugin.write_text("from tnddm.validate import ExactOracle, kernel\n\n"
                       "def euler(diffusion):\n"
                       "    o = ExactOracle(diffusion)\n"
-                      "    return lambda X, t, s: kernel('euler', o, t, s, X)\n\n"
+                      "    return lambda X, t, s: kernel('euler', o, X, t, s)\n\n"
                       "def euler_old_order(diffusion):\n"
                       "    o = ExactOracle(diffusion)\n"
-                      "    return lambda t, s, X: kernel('euler', o, t, s, X)\n")
+                      "    return lambda t, s, X: kernel('euler', o, X, t, s)\n")
     args = ["validate", "models/ising_chain.toml", "--set", "model.n_sites=4", "--steps", "3,6", "--json"]
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     args[1] = str(root / args[1])

@@ -29,7 +29,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("tnddm.bridges.flow_matching needs torch and flow_matching: pip install -e '.[flow]'") from exc
 
-from .._deprecation import warn_deprecated
+from .._deprecation import states_first
 from ..diffusion import Diffusion
 from ..noise import Flip, Mask
 from ..validate.posterior import PosteriorOracle
@@ -177,9 +177,7 @@ class EulerKernel:
 
     def __call__(self, X, t, s) -> np.ndarray:
         """Per-site probabilities (n, N, d_out) of the step t -> s (a step of `times`) from the states X (n, N)."""
-        if np.ndim(X) == 0 and np.ndim(t) == 0 and np.ndim(s) > 0:  # the old order (t, s, X)
-            warn_deprecated("EulerKernel(t, s, X)", "EulerKernel(X, t, s) (states first, as in Diffusion.score(X, t))")
-            X, t, s = s, X, t
+        X, t, s = states_first(X, t, s, where="EulerKernel")  # the old order (t, s, X), for one release
         hits = np.flatnonzero(self.times[:-1] == float(t))
         if hits.size != 1 or self.times[hits[0] + 1] != float(s):
             raise ValueError(f"EulerKernel is defined on its own grid kernel.times; got the step {t} -> {s}")

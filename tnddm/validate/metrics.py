@@ -208,7 +208,7 @@ def _step_blocks(name, oracle, t, s, proc: ExactProcess, live, theta=0.5, with_r
     X, S, d_out = proc.states, proc.n_states, proc.diffusion.d_out
     budget = max(proc.chunk * S, 1)
     if is_product(name):
-        q = kernel(name, oracle, t, s, X[ids])
+        q = kernel(name, oracle, X[ids], t, s)
         support = q > 0
         if with_reverse:
             support |= proc.reverse_support(t, s, ids)
@@ -346,7 +346,7 @@ def kl_split(name, oracle, diffusion: Diffusion, times, max_states: int = 2**14,
         live = pt > 0
         for idx in proc.chunks(live):
             B = proc.reverse_rows(t, s, idx)
-            qk = kernel(name, oracle, t, s, X[idx])
+            qk = kernel(name, oracle, X[idx], t, s)
             for j, x in enumerate(idx):
                 marg = np.stack([np.bincount(X[:, i], weights=B[j], minlength=d) for i in range(N)])  # (N, d)
                 tc_total += pt[x] * kl(B[j], _product_matrix(marg[None])[0])
@@ -459,7 +459,7 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
         score = oracle.score(X, t) if (shared or any(isinstance(name, str) for name in names)) else None
         if estimator == "plain":
             for name in names:
-                site_kl[name] -= log_kernel(kernel(name, oracle, t, s, X, score=score), Xnext)
+                site_kl[name] -= log_kernel(kernel(name, oracle, X, t, s, score=score), Xnext)
             continue
         p = exact.denoiser_marginals(X, t, s, score=score if shared else exact.score(X, t))
         if estimator == "per_site":
@@ -468,7 +468,7 @@ def path_kl_exact_paths(names, oracle, diffusion: Diffusion, times, n: int, seed
             c = diffusion.reverse_conditionals(Xnext, X, t, s)
             tc = tc + _site_kl_sum(c, p)
         for name in names:
-            site_kl[name] += _site_kl_sum(p, kernel(name, oracle, t, s, X, score=score))
+            site_kl[name] += _site_kl_sum(p, kernel(name, oracle, X, t, s, score=score))
     start_term = log_start - log_q_start
     out = {}
     for name in names:

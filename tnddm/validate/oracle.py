@@ -7,7 +7,9 @@ tnddm.Diffusion; CallableOracle wraps any user function score(X, t) (e.g. a lear
 every sampler and metric works unchanged with it. Both count score evaluations.
 
 Argument order: states first, then times, as in Diffusion: score(X, t), reverse_rates(X, t),
-denoiser_marginals(X, t, s). The old order (t, X) still works for one release, with a DeprecationWarning.
+denoiser_marginals(X, t, s), ExactOracle.exact_marginals(Y, t, s). The old order, times first ((t, X) or
+(t, s, X), detected by type: see tnddm._deprecation.states_first), still works for one release, with a
+DeprecationWarning.
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ class ScoreOracle:
             X: states (n, N) at time t.
             t: time.
         """
-        X, t = states_first(X, t, f"{type(self).__name__}.score")
+        X, t = states_first(X, t, where=f"{type(self).__name__}.score")
         self.evaluations += 1
         X = np.asarray(X)
         return self._score(float(t), X) if self._score_time_first else self._score(X, float(t))
@@ -76,7 +78,7 @@ class ScoreOracle:
             t: time.
             score: s_t(X) when already evaluated (no new evaluation is made).
         """
-        X, t = states_first(X, t, f"{type(self).__name__}.reverse_rates")
+        X, t = states_first(X, t, where=f"{type(self).__name__}.reverse_rates")
         X = np.asarray(X)
         rates = self.noise.rates(t)[X] * (self.score(X, t) if score is None else score)
         np.put_along_axis(rates, X[:, :, None], 0.0, axis=2)
@@ -93,10 +95,7 @@ class ScoreOracle:
             s: the earlier time.
             score: s_t(X) when already evaluated (no new evaluation is made).
         """
-        if np.ndim(X) == 0 and np.ndim(t) == 0 and np.ndim(s) > 0:  # the old order (t, s, X)
-            warn_deprecated(f"{type(self).__name__}.denoiser_marginals(t, s, X)",
-                            f"{type(self).__name__}.denoiser_marginals(X, t, s)")
-            X, t, s = s, X, t
+        X, t, s = states_first(X, t, s, where=f"{type(self).__name__}.denoiser_marginals")
         X = np.asarray(X)
         inv = np.linalg.inv(self.noise.propagator(t, s))  # exp(-(sigma_t - sigma_s) Q)
         back = np.einsum("bc,nic->nib", inv, self.score(X, t) if score is None else score)
@@ -121,13 +120,20 @@ class ExactOracle(ScoreOracle):
     def _score(self, X, t):
         return self.diffusion.score(X, t)
 
-    def exact_marginals(self, t, s, Y) -> np.ndarray:
+    def exact_marginals(self, Y, t, s) -> np.ndarray:
         """Per-site marginals of the exact reverse kernel P(x_s | x_t = y), shape (n, N, d_out).
 
-        Stable for every t (tilt rows built in closed form; see tnddm.validate.PosteriorOracle).
+        Stable for every t (tilt rows built in closed form; see tnddm.validate.PosteriorOracle). The old order
+        exact_marginals(t, s, Y) still works for one release, with a DeprecationWarning.
+
+        Args:
+            Y: states (n, N) at time t.
+            t: the later time.
+            s: the earlier time, s < t.
         """
         from .posterior import PosteriorOracle
 
+        Y, t, s = states_first(Y, t, s, where=f"{type(self).__name__}.exact_marginals", states="Y")
         if getattr(self, "_posterior", None) is None:
             self._posterior = PosteriorOracle(self.diffusion)
         return self._posterior.reverse_marginals(Y, t, s)

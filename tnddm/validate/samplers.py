@@ -46,7 +46,7 @@ import numpy as np
 from scipy.stats import poisson
 
 from .._checks import check_nonnegative_int, check_time_grid
-from .._deprecation import warn_deprecated
+from .._deprecation import states_first, warn_deprecated
 from .._memory import check_allocation
 from ..noise import Mask
 from ..rng import as_generator
@@ -182,21 +182,25 @@ def call_user_kernel(fn, X, t: float, s: float):
     return fn(X, t, s)
 
 
-def kernel(name, oracle: ScoreOracle | None, t: float, s: float, X, counters: dict | None = None,
+def kernel(name, oracle: ScoreOracle | None, X, t: float, s: float, counters: dict | None = None,
            score=None) -> np.ndarray:
     """Per-site transition probabilities q[n, i, b] = q_i(b | x) of a product-form sampler's step t -> s.
+
+    States first, as everywhere in tnddm. The old order kernel(name, oracle, t, s, X) still works for one
+    release, with a DeprecationWarning (detected by type: see tnddm._deprecation.states_first).
 
     Args:
         name (str | callable): a name in PRODUCT_SAMPLERS, or a user kernel `kernel(X, t, s) -> (n, N, d_out)` (product
             form: q(x' | x) = prod_i q[., i, x'_i]; called by call_user_kernel, which also takes the deprecated
             order kernel(t, s, X)); its output is checked, the oracle is not used.
         oracle (ScoreOracle | None): the score oracle of the built-in samplers (None allowed for a user kernel).
+        X (array): states at time t, (n, N).
         t (float): start of the step t -> s.
         s (float): end of the step, s < t.
-        X (array): states at time t, (n, N).
         counters (dict | None): event counters (Euler clip events).
         score (array | None): the oracle's s_t(X) when already evaluated (several samplers on one batch share it).
     """
+    X, t, s = states_first(X, t, s, where="tnddm.validate.kernel", before="name, oracle, ")
     X = np.asarray(X)
     if callable(name):
         return check_kernel_output(call_user_kernel(name, X, t, s), X, None if oracle is None else oracle.d_out,
@@ -384,7 +388,7 @@ def sample(name, oracle: ScoreOracle, n: int, times, seed=None, keep_path: bool 
 # One step t -> s of each sampler: step(name, oracle, t, s, X, rng, counters, options) -> (X_s, log q of the step or
 # None, the states to record on the path).
 def _product_step(name, oracle, t, s, X, rng, counters, options):
-    q = kernel(name, oracle, t, s, X, counters)
+    q = kernel(name, oracle, X, t, s, counters)
     Xn = draw_categorical(q, rng, options["precision"])
     return Xn, log_kernel(q, Xn), [Xn]
 
