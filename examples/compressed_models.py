@@ -9,7 +9,7 @@ example reports
 
 -2 log F, and the acceptance of disconnected Metropolis-Hastings moves proposed by P_chi. These are
 what a trained model of bond chi can hope for (docs/learning.md): for Ising 8 x 16 at beta_c the
-compressed chi = 32 model is at KL 0.13, so the issue's target of 0.05 needs a larger bond.
+compressed chi = 32 model is at KL 0.12, so the issue's target of 0.05 needs a larger bond.
 
     python examples/compressed_models.py OUT_DIR            # Ising 8 x 16 and Fredkin N = 64 (about 2 minutes)
     python examples/compressed_models.py OUT_DIR --quick    # Ising 4 x 8 and Fredkin N = 24
