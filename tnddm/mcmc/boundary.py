@@ -41,6 +41,7 @@ import numba
 import numpy as np
 
 from .._uniforms import seeds as stream_seeds
+from ..mps import sample_dtype
 from ..mps.born import right_canonical, svd_truncation
 from ..rng import as_generator
 from ._boundary_kernel import (
@@ -252,7 +253,7 @@ class BoundaryProposal:
         """
         kernel = self.kernel(envs) if kernel is None else kernel
         wt = site_tables(np.asarray(a, dtype=float), self.logH) if tables is None else tables
-        X = np.empty((n, self.n_sites), dtype=np.int64)
+        X = np.empty((n, self.n_sites), dtype=sample_dtype(self.d))  # int8, as MPS samples
         logq = np.empty(n)
         use_forced = forced is not None
         F = np.ascontiguousarray(np.asarray(forced, dtype=np.int64).reshape(n, -1).T) if use_forced else np.zeros((1, 1), np.int64)
@@ -281,7 +282,7 @@ class BoundaryProposal:
         if log_tilts.shape != (n, self.n_sites, self.d):
             raise ValueError(f"log_tilts must have shape (n, {self.n_sites}, {self.d}); got {log_tilts.shape}")
         rng = as_generator(seed)
-        X = np.empty((n, self.n_sites), dtype=np.int64)
+        X = np.empty((n, self.n_sites), dtype=sample_dtype(self.d))
         logq = np.empty(n)
         for k in range(n):
             a = self.a + log_tilts[k].reshape(self.L, self.W, self.d)

@@ -233,7 +233,7 @@ class MetropolisHastings:
                 raise ValueError("initial='exact' needs a target lattice model whose exact MPS exists; "
                                  "use initial='proposal' or pass configurations")
             X, _ = source.sample(n_walkers, seed=rng)
-            X = np.asarray(X, dtype=np.int64)
+            X = np.array(X)  # a writable copy in the sampler's dtype (int8 for MPS samples)
             log_pi = self._log_pi(X)
             for _ in range(200):  # proposal samples with pi(x) = 0 are redrawn
                 redo = np.flatnonzero(np.isneginf(log_pi))
