@@ -197,6 +197,27 @@ def test_ising_grid_energy_equals_the_spin_formula():
     assert np.abs(IsingGrid(5, 4, 0.7).energy(X) - e).max() > 0.1  # negative control: other couplings differ
 
 
+def test_baseline_error_check_quick_mode(tmp_path):
+    """examples/baseline_error_check.py --quick in its own process (process pool, as the study): a converged
+    reference, one row per chain with z against it, the chi-square summary and the plot."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(root / "examples" / "baseline_error_check.py"), str(out), "--quick"],
+                   check=True, capture_output=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    text = (out / "table.md").read_text()
+    assert "NOT converged" not in text and "reference (boundary MPS" in text
+    z = [float(v) for v in re.findall(r"^\| \d+ \| .* \| ([+-]\d+\.\d+) \|$", text, flags=re.M)]
+    assert len(z) == 4 and max(abs(v) for v in z) < 4  # 4 chains of 4,000 sweeps on a 6 x 6 glass agree
+    chi2 = float(re.search(r"chi\^2 = ([\d.]+)", text).group(1))
+    assert abs(chi2 - sum(v * v for v in z)) < 0.1 * len(z)
+    assert (out / "chains.png").stat().st_size > 0
+
+
 def test_boundary_study_quick_mode(tmp_path):
     """examples/boundary_study.py --quick in its own process (its chains run in process pools, which must not be forked
     from a test process whose numba threads are running): table, ratios, results and plots, converged proposal chains

@@ -141,7 +141,7 @@ def test_formulas_check_fails_without_katex(site, tmp_path):
 # Pages whose formulas are all KaTeX: their prose (outside code, maths, links and file names) holds no ASCII maths.
 KATEX_PAGES = ["gaussian.md", "learning.md", "mcmc_study.md", "tutorials/sampling.md", "tutorials/validate.md",
                "tutorials/montecarlo.md", "validation.md", "cli.md", "index.md", "observables.md", "distributed.md",
-               "models.md", "concepts.md", "benchmarks.md", "validate_any_sampler.md"]
+               "models.md", "concepts.md", "benchmarks.md", "validate_any_sampler.md", "beyond_exact.md"]
 ASCII_MATH = re.compile(
     r"\b(?:beta(?:_c)?|rho|pi(?:_k)?|alpha|sigma|tau(?:_int)?(?!-leaping)|chi(?:_b|_max)?|eps|epsilon|delta(?!-method)|theta|psi|"
     r"phi|Phi|Psi|xi|eta|kappa|lambda|sqrt|arcsin|exp|int|sum_\w+|prod_\w+|log [A-Z]\b|e\^\w+)\b"

@@ -306,7 +306,8 @@ def _montecarlo(ns, out, cwd, text):
 def _beyond_exact(ns, out, cwd, text):
     assert ns["chain"].acceptance() > 0.5 and ns["chain"].converged
     assert out.count("none: the model has no exact MPS") == 2, out
-    assert "python examples/boundary_study.py" in text and "| system | method | chi_b |" in text
+    assert "python examples/boundary_study.py" in text and "| system | method | $\\chi_b$ |" in text
+    assert "python examples/baseline_error_check.py" in text and "| chain | $E/N$ |" in text
 
 
 def _observables(ns, out, cwd, text):

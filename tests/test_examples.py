@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # examples whose quick mode has its own test with stronger assertions (run once, there)
 OWN_TEST = {"mcmc_study.py": "tests/test_mcmc_cli.py::test_example_quick_mode_writes_table_and_plots",
             "learning_phases.py": "tests/test_learn.py::test_learning_phases_quick_mode_learns_at_every_phase_point",
-            "boundary_study.py": "tests/test_boundary_proposal.py::test_boundary_study_quick_mode"}
+            "boundary_study.py": "tests/test_boundary_proposal.py::test_boundary_study_quick_mode",
+            "baseline_error_check.py": "tests/test_boundary_proposal.py::test_baseline_error_check_quick_mode"}
 # examples/_cli.py is the examples' shared command-line helper, not an example
 EXAMPLES = sorted(p.name for p in (ROOT / "examples").glob("*.py") if p.name not in OWN_TEST and not p.name.startswith("_"))
 
