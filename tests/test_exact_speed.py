@@ -198,26 +198,3 @@ def test_tiny_probabilities_keep_exact_log_q():
         X, lp = P.sample(4000, seed=2)
         np.testing.assert_allclose(lp, P.table_log_prob(X), rtol=1e-12, atol=1e-12)
         assert np.all(np.isfinite(lp))
-
-
-def test_benchmark_table_walk_reads_the_entries_the_sampler_reads():
-    """benchmarks.exact_speed's floor (the table walk alone) replays the paths it is given and reads, at every
-    site, the table entry of the sampler's state there (sum checked against a numpy walk); a wrong path is not
-    reproduced (negative control)."""
-    from benchmarks.exact_speed import _table_walk
-
-    P = IsingCylinder(length=6, width=3, beta=0.6).mps()
-    X0, _ = P.sample(3000, seed=0)
-    table, table_off, _, _, masks = P._binary_tables()
-    X, check = np.empty_like(X0), np.empty(X0.shape[0])
-    _table_walk(table, table_off, masks, np.ascontiguousarray(X0.T), X, check, 1024)
-    np.testing.assert_array_equal(X, X0)
-    state, expected = np.zeros(X0.shape[0], dtype=np.int64), np.zeros(X0.shape[0])
-    for i in range(P.n_sites):
-        expected += table[table_off[i] + state]
-        state = ((state << 1) | X0[:, i]) & masks[i]
-    np.testing.assert_allclose(check, expected, rtol=1e-12)
-    other = X0.copy()
-    other[:, 5] ^= 1
-    _table_walk(table, table_off, masks, np.ascontiguousarray(other.T), X, check, 1024)
-    assert not np.array_equal(X, X0) and np.abs(check - expected).max() > 1e-3
