@@ -91,19 +91,21 @@ def _tn_chain(args):
     t = time.perf_counter()
     chain = mh.run(max(100, int(0.7 * budget / per_step)), walkers, seed=seed, max_seconds=budget)
     return {"observables": chain.observables, "accepted": chain.accepted, "seconds": time.perf_counter() - t,
-            "burn_in": chain.burn_in, "build": build, "per_sample": per_sample, "state": chain.state}
+            "burn_in": chain.burn_in, "total_steps": chain.info["total_steps"], "build": build, "per_sample": per_sample,
+            "state": chain.state}
 
 
 def tn_row(kind, L, beta, chi, budget, seed, walkers=WALKERS):
     """Two independent proposal chains in two processes (walkers // 2 each), merged as one chain of
-    `walkers` walkers over their common recorded length; seconds = the slower chain's."""
+    `walkers` walkers over their common recorded length n; seconds = the longer of the two times each chain
+    took for its burn-in and n recorded steps (a chain that ran on past n is not charged for the extra steps)."""
     with ProcessPoolExecutor(2) as pool:
         runs = list(pool.map(_tn_chain, [(kind, L, beta, chi, budget, seed + 100 * k, walkers // 2) for k in range(2)]))
     model = make_model(kind, L, beta)
     n = min(r["accepted"].shape[0] for r in runs)
     obs = {k: np.concatenate([r["observables"][k][:n] for r in runs], axis=1) for k in runs[0]["observables"]}
     accepted = np.concatenate([r["accepted"][:n] for r in runs], axis=1)
-    seconds = max(r["seconds"] for r in runs)
+    seconds = max(r["seconds"] * (r["burn_in"] + n) / r["total_steps"] for r in runs)
     chain = Chain(observables=obs, accepted=accepted, move_kinds=np.full(n, "disconnected"), move_T=np.full(n, np.nan),
                   state=np.concatenate([r["state"] for r in runs]), seconds=seconds)
     row = summarise(chain, model, seconds, float(accepted.mean()))
@@ -148,6 +150,83 @@ def baseline_row(kind, L, beta, method, budget, seed):
     row.update(method=method, chi_b=None, build_seconds=0.0, burn_in=burn, per_record=per_record,
                record_unit="~N flipped spins (Wolff clusters)" if method == "wolff" else "sweep of N attempts")
     return row
+
+
+_CACHE: dict = {}  # per worker process: models, proposals, samplers and equilibrated states of the paired rounds
+
+
+def _timed_proposal_chain(args):
+    """Walker-steps per second of a fixed-length boundary-MPS chain (single-threaded, proposal built and compiled
+    once per process, walkers started from the proposal, no burn-in: the rate does not depend on the start)."""
+    kind, L, beta, chi, walkers, steps, seed = args
+    import numba
+
+    numba.set_num_threads(1)
+    key = ("tn", kind, L, beta, chi)
+    if key not in _CACHE:
+        model = make_model(kind, L, beta)
+        mh = MetropolisHastings(model, model.proposal(chi), moves="disconnected", observables=observables(model))
+        mh.run(3, walkers, seed=seed, burn_in=0)
+        _CACHE[key] = mh
+    start = time.perf_counter()
+    _CACHE[key].run(steps, walkers, seed=seed, burn_in=0)
+    return walkers * steps / (time.perf_counter() - start)
+
+
+def _timed_local_chain(args):
+    """Records per second of a compiled local chain (single-threaded) from an equilibrated state, a record per
+    `per_record` sweeps (Metropolis) or clusters (Wolff)."""
+    kind, L, beta, method, per_record, records, seed = args
+    key = ("local", kind, L, beta, method)
+    if key not in _CACHE:
+        model = make_model(kind, L, beta)
+        ising_series(model, method, 2, 1, 0, seed)
+        _CACHE[key] = (model, ising_series(model, method, 1, per_record, 2000, seed)["state"])
+    model, state = _CACHE[key]
+    r = ising_series(model, method, records, per_record, 0, seed, initial=state)
+    _CACHE[key] = (model, r["state"])
+    return records / r["seconds"]
+
+
+def paired_rows(rows, system: str, rounds: int) -> list[dict]:
+    """The best converged boundary-MPS chain of `system` against each converged baseline, timed in `rounds`
+    interleaved rounds (both sides on the same two processes, one per core, seconds apart): per round the
+    ratio of ESS rates (walker-steps/s / tau against records/s / tau, each tau from the system's rows), then
+    the median and range. This VM's speed drifts by up to 1.5x within minutes: the one-shot ratios of the
+    table compare runs made minutes apart."""
+    tn = [r for r in rows if r["system"] == system and r["method"] == "boundary MPS" and r["converged"]]
+    base = [r for r in rows if r["system"] == system and r["method"] != "boundary MPS" and r["converged"]]
+    if not tn or not base:
+        return []
+    best = max(tn, key=lambda r: r["ess_per_second"])
+    kind, L, beta = next((k, n, b) for k, n, b, _ in FULL + QUICK if system_name(k, n, b) == system)
+    steps = max(20, int(2.0 / (best["sample_us"] * 1e-6 * best["walkers"] / 2)))  # about 2 s per chain
+    out = []
+    with ProcessPoolExecutor(2) as pool:
+        for b in base:
+            ratios = []
+            records = max(200, int(2.0 / (b["seconds"] / b["records"])))  # about 2 s per chain
+            for k in range(rounds):
+                tn_rate = sum(pool.map(_timed_proposal_chain, [(kind, L, beta, best["chi_b"], best["walkers"] // 2, steps,
+                                                                1000 + 10 * k + j) for j in range(2)]))
+                local_rate = sum(pool.map(_timed_local_chain, [(kind, L, beta, b["method"], b["per_record"], records,
+                                                                2000 + 10 * k + j) for j in range(2)]))
+                ratios.append((tn_rate / best["tau"]) / (local_rate / b["tau"]))
+            out.append({"system": system, "chi_b": best["chi_b"], "against": b["method"], "rounds": rounds,
+                        "median": float(np.median(ratios)), "low": float(min(ratios)), "high": float(max(ratios))})
+    return out
+
+
+def paired_table(paired) -> str:
+    lines = ["| system | boundary MPS (chi_b) | against | paired ratio of ESS/s (median) | range over rounds | rounds |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {p['system']} | {p['chi_b']} | {p['against']} | {p['median']:.1f}x | {p['low']:.1f}x-{p['high']:.1f}x | "
+              f"{p['rounds']} |" for p in paired]
+    return "\n".join(lines) + "\n"
+
+
+def system_name(kind, L, beta) -> str:
+    return f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
 
 
 def fmt(v, spec):
@@ -223,8 +302,21 @@ def main():
     ap.add_argument("--only", nargs="+", metavar="SYSTEM", help="run only these systems, e.g. ea32 ising64")
     ap.add_argument("--walkers", type=int, default=WALKERS,
                     help=f"walkers of each proposal chain, split over two processes (default {WALKERS})")
+    ap.add_argument("--paired", type=int, metavar="ROUNDS",
+                    help="time the best proposal chain against each baseline in ROUNDS interleaved rounds, with the "
+                         "tau of OUT/results.json (written by a full run), and write OUT/paired.md")
     ap.add_argument("--render", action="store_true", help="redraw table.md and the plots from OUT/results.json")
     args = ap.parse_args()
+    if args.paired:
+        saved = json.loads((args.out / "results.json").read_text())
+        systems = [system_name(k, n, b) for k, n, b, _ in (QUICK if args.quick else FULL)
+                   if not args.only or f"{k}{n}" in args.only]
+        paired = [p for system in systems for p in paired_rows(saved["rows"], system, args.paired)]
+        cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --paired {args.paired}"
+               + (" --only " + " ".join(args.only) if args.only else ""))
+        (args.out / "paired.md").write_text(f"Regenerate (after the full run): `{cmd}`\n\n" + paired_table(paired))
+        print(paired_table(paired))
+        return
     if args.render:
         saved = json.loads((args.out / "results.json").read_text())
         for system in dict.fromkeys(r["system"] for r in saved["rows"]):
@@ -243,7 +335,7 @@ def main():
     for kind, L, beta, chis in (QUICK if args.quick else FULL):
         if args.only and f"{kind}{L}" not in args.only:
             continue
-        system = f"{'Ising' if kind == 'ising' else 'EA'} {L}x{L}, beta = {beta:.4g}"
+        system = system_name(kind, L, beta)
         for chi in chis:
             rows.append(dict(tn_row(kind, L, beta, chi, budget, seed=chi, walkers=args.walkers), system=system, load=os.getloadavg()[0]))
             print(table(rows[-1:]).splitlines()[-1], flush=True)

@@ -239,6 +239,15 @@ def test_boundary_study_quick_mode(tmp_path):
             assert diff < 5 * np.hypot(r["energy_per_site_stderr"], ref["energy_per_site_stderr"]), (system, r, ref)
     assert any(r["converged"] and r["acceptance"] > 0.5 for r in rows if r["method"] == "boundary MPS")
     assert "| ratio |" in (out / "table.md").read_text() and (out / "ising_6.png").stat().st_size > 0
+    # --paired: the best converged proposal chain against each converged baseline in interleaved rounds
+    subprocess.run([sys.executable, str(root / "examples" / "boundary_study.py"), str(out), "--quick", "--paired", "2"],
+                   check=True, capture_output=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    paired = (out / "paired.md").read_text()
+    expected = sum(1 for system in {r["system"] for r in rows}
+                   if any(r["converged"] for r in rows if r["system"] == system and r["method"] == "boundary MPS")
+                   for r in rows if r["system"] == system and r["method"] != "boundary MPS" and r["converged"])
+    medians = [float(v) for v in __import__("re").findall(r"\| ([\d.]+)x \| [\d.]+x-[\d.]+x \| 2 \|", paired)]
+    assert len(medians) == expected > 0 and all(m > 0 for m in medians), paired
 
 
 @pytest.mark.parametrize("periodic", [False, True], ids=["strip", "cylinder"])
