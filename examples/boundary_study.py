@@ -304,7 +304,7 @@ def main():
                     help=f"walkers of each proposal chain, split over two processes (default {WALKERS})")
     ap.add_argument("--paired", type=int, metavar="ROUNDS",
                     help="time the best proposal chain against each baseline in ROUNDS interleaved rounds, with the "
-                         "tau of OUT/results.json (written by a full run), and write OUT/paired.md")
+                         "tau of OUT/results.json (written by a full run), and write OUT/paired_table.md")
     ap.add_argument("--render", action="store_true", help="redraw table.md and the plots from OUT/results.json")
     args = ap.parse_args()
     if args.paired:
@@ -314,7 +314,7 @@ def main():
         paired = [p for system in systems for p in paired_rows(saved["rows"], system, args.paired)]
         cmd = ("python examples/boundary_study.py OUT" + (" --quick" if args.quick else "") + f" --paired {args.paired}"
                + (" --only " + " ".join(args.only) if args.only else ""))
-        (args.out / "paired.md").write_text(f"Regenerate (after the full run): `{cmd}`\n\n" + paired_table(paired))
+        (args.out / "paired_table.md").write_text(f"Regenerate (after the full run): `{cmd}`\n\n" + paired_table(paired))
         print(paired_table(paired))
         return
     if args.render:

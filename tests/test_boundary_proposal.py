@@ -242,7 +242,7 @@ def test_boundary_study_quick_mode(tmp_path):
     # --paired: the best converged proposal chain against each converged baseline in interleaved rounds
     subprocess.run([sys.executable, str(root / "examples" / "boundary_study.py"), str(out), "--quick", "--paired", "2"],
                    check=True, capture_output=True, timeout=600, env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
-    paired = (out / "paired.md").read_text()
+    paired = (out / "paired_table.md").read_text()
     expected = sum(1 for system in {r["system"] for r in rows}
                    if any(r["converged"] for r in rows if r["system"] == system and r["method"] == "boundary MPS")
                    for r in rows if r["system"] == system and r["method"] != "boundary MPS" and r["converged"])
