@@ -215,14 +215,14 @@ def _step_blocks(name, oracle, t, s, proc: ExactProcess, live, theta=0.5, with_r
         for pos, sites in _support_blocks(support, budget):
             yield ids[pos], sites, _block_columns(sites, d_out), _block_values(q[pos], sites)
         return
-    q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+    q1, _, R_t = trapezoidal_kernels(oracle, X, t, s, None, theta)
     everything = np.arange(S)
     for idx in proc.chunks(live):
         A1 = _product_matrix(q1[idx])
         out = np.empty((idx.size, S))
         for j, k in enumerate(idx):  # stage 2 depends on (x, x*): average over x* for each x
             rows = np.repeat(X[k : k + 1], S, axis=0)
-            _, q2, _ = trapezoidal_kernels(oracle, t, s, rows, X, theta, R_t=np.repeat(R_t[k : k + 1], S, axis=0))
+            _, q2, _ = trapezoidal_kernels(oracle, rows, t, s, X, theta, R_t=np.repeat(R_t[k : k + 1], S, axis=0))
             out[j] = A1[j] @ _product_matrix(q2)
         yield idx, None, everything, out
 
@@ -309,7 +309,7 @@ def _trapezoid_path_kl(oracle, proc, times, q, p, kl_qp, kl_pq, theta):
     X = proc.states
     S = len(X)
     for t, s in zip(times[:-1], times[1:]):
-        q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+        q1, _, R_t = trapezoidal_kernels(oracle, X, t, s, None, theta)
         A1 = _product_matrix(q1)
         mid = t - theta * (t - s)
         B1, B2 = proc.reverse_kernel(t, mid), proc.reverse_kernel(mid, s)
@@ -318,7 +318,7 @@ def _trapezoid_path_kl(oracle, proc, times, q, p, kl_qp, kl_pq, theta):
             if q[x] == 0 and p[x] == 0:
                 continue
             rows = np.repeat(X[x : x + 1], S, axis=0)
-            _, q2, _ = trapezoidal_kernels(oracle, t, s, rows, X, theta, R_t=np.repeat(R_t[x : x + 1], S, axis=0))
+            _, q2, _ = trapezoidal_kernels(oracle, rows, t, s, X, theta, R_t=np.repeat(R_t[x : x + 1], S, axis=0))
             A2 = _product_matrix(q2)  # A2[x*, x'] given this x
             if q[x] > 0:
                 kl_qp += q[x] * (kl(A1[x], B1[x]) + sum(A1[x, k] * kl(A2[k], B2[k]) for k in np.flatnonzero(A1[x] > 0)))

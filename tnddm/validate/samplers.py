@@ -394,7 +394,7 @@ def _product_step(name, oracle, t, s, X, rng, counters, options):
 
 
 def _trapezoidal_step(name, oracle, t, s, X, rng, counters, options):
-    (Xs, Xn), lq = trapezoidal_step(oracle, t, s, X, rng, options["theta"])
+    (Xs, Xn), lq = trapezoidal_step(oracle, X, t, s, rng, options["theta"])
     return Xn, lq, [Xs, Xn]
 
 
@@ -424,8 +424,21 @@ def trapezoidal_grid(times, theta: float) -> np.ndarray:
     return np.array(out)
 
 
-def trapezoidal_kernels(oracle, t, s, X, Xstar, theta, R_t=None):
-    """Stage kernels of the theta-trapezoidal step: q1 (from x) and, given x*, q2 (from x*)."""
+def trapezoidal_kernels(oracle, X, t, s, Xstar, theta, R_t=None):
+    """Stage kernels of the theta-trapezoidal step t -> s from the states X: q1 (from x) and, given x*, q2 (from x*).
+
+    Stage 1 jumps with the rates R_t(x) for theta h (h = t - s); stage 2 from x* with
+    max(0, a1 R_{t - theta h}(x*) - a2 R_t(x)) for (1 - theta) h, a1 = 1 / (2 theta (1 - theta)),
+    a2 = ((1 - theta)^2 + theta^2) / (2 theta (1 - theta)).
+
+    Args:
+        oracle: the score oracle (reverse_rates(X, t)).
+        X: states (n, N) at time t.
+        t, s: the step's times, t > s.
+        Xstar: the stage-1 states (n, N), or None for q1 only.
+        theta: the stage split in (0, 1).
+        R_t: reverse_rates(X, t) if already computed.
+    """
     h = t - s
     R_t = oracle.reverse_rates(X, t) if R_t is None else R_t
     q1 = _jump_kernel(X, _exp_jump(R_t, theta * h))
@@ -441,10 +454,11 @@ def trapezoidal_kernels(oracle, t, s, X, Xstar, theta, R_t=None):
     return q1, q2, R_t
 
 
-def trapezoidal_step(oracle, t, s, X, rng, theta):
-    q1, _, R_t = trapezoidal_kernels(oracle, t, s, X, None, theta)
+def trapezoidal_step(oracle, X, t, s, rng, theta):
+    """One theta-trapezoidal step t -> s from the states X: ((x*, x'), log q1(x* | x) + log q2(x' | x*))."""
+    q1, _, R_t = trapezoidal_kernels(oracle, X, t, s, None, theta)
     Xs = draw_categorical(q1, rng)
-    _, q2, _ = trapezoidal_kernels(oracle, t, s, X, Xs, theta, R_t=R_t)
+    _, q2, _ = trapezoidal_kernels(oracle, X, t, s, Xs, theta, R_t=R_t)
     Xn = draw_categorical(q2, rng)
     return (Xs, Xn), log_kernel(q1, Xs) + log_kernel(q2, Xn)
 
