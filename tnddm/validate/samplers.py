@@ -434,7 +434,8 @@ def trapezoidal_kernels(oracle, X, t, s, Xstar, theta, R_t=None):
     Args:
         oracle: the score oracle (reverse_rates(X, t)).
         X: states (n, N) at time t.
-        t, s: the step's times, t > s.
+        t: the step's start time.
+        s: the step's end time, s < t.
         Xstar: the stage-1 states (n, N), or None for q1 only.
         theta: the stage split in (0, 1).
         R_t: reverse_rates(X, t) if already computed.
