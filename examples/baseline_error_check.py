@@ -17,15 +17,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from _cli import example_parser, parse_example_args
+from boundary_study import make_model
 from scipy import stats as sps
 
-from tnddm.lattice import IsingGrid
 from tnddm.mcmc import MetropolisHastings, stats
 from tnddm.mcmc.local import ising_series
-
-
-def make_model(L: int) -> IsingGrid:
-    return IsingGrid(L, L, 1.0, disorder="pm_j", disorder_seed=1)
 
 
 def metropolis_chain(args):
@@ -34,7 +30,7 @@ def metropolis_chain(args):
     import numba
 
     numba.set_num_threads(1)
-    model = make_model(L)
+    model = make_model("ea", L, 1.0)
     r = ising_series(model, "metropolis", sweeps, 1, sweeps // 10, seed)
     s = stats.summarize(r["energy"][:, None] / model.n_sites)
     return float(s["mean"]), float(s["stderr"]), float(s["tau"])
@@ -43,7 +39,7 @@ def metropolis_chain(args):
 def reference(L: int, steps: int, seed: int):
     """E/N and its s.e. from a boundary-MPS chain (chi_b = 4, 256 walkers, at least `steps` recorded steps after
     the automatic burn-in)."""
-    model = make_model(L)
+    model = make_model("ea", L, 1.0)
     mh = MetropolisHastings(model, model.proposal(4), moves="disconnected",
                             observables=lambda X: {"e": model.energy(X) / model.n_sites})
     chain = mh.run(steps, 256, seed=seed)

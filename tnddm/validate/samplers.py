@@ -154,7 +154,8 @@ def is_old_order_kernel(fn) -> bool:
         pass
     old = _time_first(fn)
     if old:
-        label = sampler_label(fn) if sampler_label(fn).isidentifier() else "kernel"
+        label = sampler_label(fn)
+        label = label if label.isidentifier() else "kernel"
         warn_deprecated(f"the user kernel argument order {label}(t, s, X)",
                         f"{label}(X, t, s), states first as in Diffusion.score(X, t): reorder its parameters, "
                         f"e.g. `def {label}(X, t, s):` or `lambda X, t, s: ...`", stacklevel=_user_stacklevel())
