@@ -120,7 +120,8 @@ def geometry(length: int, width: int):
 def fair_wolff(length: int = 64, width: int = 12, beta: float = BETA_C, n_records: int = 20000, chains: int | None = None,
                burn_sweeps: int = 500, seed: int = 0) -> dict:
     """Effective samples per second of `chains` independent Wolff chains run in parallel (default: one per
-    numba thread), one record per sweep of >= N flipped spins. Returns the rate, tau, mean cluster size."""
+    numba thread), one record per sweep of >= N flipped spins. Returns the rate, tau, mean cluster size,
+    E/N with its standard error and <|m|>."""
     chains = chains or numba.get_num_threads()
     nbr, deg, bonds = geometry(length, width)
     seeds = np.random.SeedSequence(seed).generate_state(chains, dtype=np.uint64)
@@ -130,10 +131,12 @@ def fair_wolff(length: int = 64, width: int = 12, beta: float = BETA_C, n_record
     _chains(nbr, deg, bonds, beta, 1.0, n_records, burn_sweeps, seeds, E, M, mc)
     seconds = time.perf_counter() - start
     seconds *= n_records / (n_records + burn_sweeps)  # the burn-in is not charged to the records
-    tau = max(max(integrated_time(E[c]) for c in range(chains)), max(integrated_time(M[c]) for c in range(chains)))
+    tau_E = [integrated_time(E[c]) for c in range(chains)]
+    tau = max(max(tau_E), max(integrated_time(M[c]) for c in range(chains)))
+    N = length * width
     return {"ess_per_second": chains * n_records / (tau * seconds), "tau": float(tau), "chains": chains,
-            "seconds": seconds, "mean_cluster": float(mc.mean()), "energy_per_site": float(E.mean() / (length * width)),
-            "abs_m": float(M.mean())}
+            "seconds": seconds, "mean_cluster": float(mc.mean()), "energy_per_site": float(E.mean() / N),
+            "energy_per_site_stderr": float(np.sqrt(np.mean(tau_E) * E.var() / E.size) / N), "abs_m": float(M.mean())}
 
 
 def main(argv=None):
