@@ -10,7 +10,7 @@ sampler for Dyck paths. One chain per core (numba prange over chains, SplitMix64
 (the area) after every sweep of N attempts, the burn-in not charged. Effective rate =
 chains * records / (tau_int * wall seconds).
 
-    python -m benchmarks.fredkin_local [--sites 256] [--c 0.5] [--records 400000]
+    python -m benchmarks.fredkin_local [--sites 256] [--c 0.5] [--records 2000000]
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sites", type=int, default=256)
     ap.add_argument("--c", type=float, default=0.5)
-    ap.add_argument("--records", type=int, default=400_000, help="recorded sweeps per chain (at least 50 tau)")
+    ap.add_argument("--records", type=int, default=2_000_000, help="recorded sweeps per chain (at least 50 tau)")
     args = ap.parse_args(argv)
     r = fair_fredkin(args.sites, args.c, n_records=args.records, burn_sweeps=args.records // 10)
     print(f"local exchange Fredkin N = {args.sites}, c = {args.c}, {r['chains']} chains: {r['ess_per_second']:.4g} ESS/s "
