@@ -79,8 +79,9 @@ REDUCE: list[tuple[str, str, str]] = [
     # docs/validation.md
     ("docs/validation.md", "python -m benchmarks.validation_scale --budget 600",
      "python -m benchmarks.validation_scale --quick --budget 2"),
-    # docs/distributed.md: 10^4 samples (10^6 in the page)
+    # docs/distributed.md: 10^4 samples (10^6 in the page), 20 MH steps of 32 walkers (200 of 256)
     ("docs/distributed.md", "10**6, seed=0, tasks=16", "10**4, seed=0, tasks=16"),
+    ("docs/distributed.md", "n_steps=200, n_walkers=256", "n_steps=20, n_walkers=32"),
     # docs/learning.md: the loop for 2 (then 3, resumed) rounds at chi = 4 on a 4 x 3 cylinder; 2,000 samples and
     # 1-2 epochs at chi <= 8 for the data runs
     ("docs/learning.md", "--loop --chi-max 16 --rounds 200",
