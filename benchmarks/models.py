@@ -95,54 +95,51 @@ def mh_row(name, label, target, proposal, observables, moves="disconnected", T=1
 
 def proposal_section(quick: bool) -> list[dict]:
     """Metropolis-Hastings with tensor-network proposals against the best local baseline, same 2 cores."""
-    rows = []
     L, W = 16, 8
     ising = IsingCylinder(length=L, width=W, beta=BETA_C)
     grid = IsingGrid(L, W, BETA_C, periodic=True)  # the same cylinder, for the boundary-MPS proposal
     name = f"Ising {L}x{W} cylinder, beta_c"
     obs = ["energy", "abs_magnetisation"]
     rate, setup = exact_rate(ising, 200_000)
-    rows.append(row(name, "tnddm exact (automaton MPS)", rate, 1.0, f"setup {setup:.2f} s"))
+    exact = row(name, "tnddm exact (automaton MPS)", rate, 1.0, f"setup {setup:.2f} s")
+    chains = []
     for chi in ((16,) if quick else (16, 32)):
         start = time.perf_counter()
         P = as_proposal(ising, chi=chi, method="born")
-        rows.append(mh_row(name, f"disconnected, Born truncation chi={chi}", ising, P, obs,
-                           setup=time.perf_counter() - start, steps=100 if quick else 400))
+        chains.append(mh_row(name, f"disconnected, Born truncation chi={chi}", ising, P, obs,
+                             setup=time.perf_counter() - start, steps=100 if quick else 400))
     for chi in ((4,) if quick else (2, 4, 8)):
         start = time.perf_counter()
         P = grid.proposal(chi)
-        rows.append(mh_row(name, f"disconnected, boundary MPS chi_b={chi}", grid, P, obs,
-                           setup=time.perf_counter() - start, steps=100 if quick else 400))
+        chains.append(mh_row(name, f"disconnected, boundary MPS chi_b={chi}", grid, P, obs,
+                             setup=time.perf_counter() - start, steps=100 if quick else 400))
     w = fair_wolff(L, W, BETA_C, n_records=2000 if quick else 100_000)
-    rows.append(row(name, f"Wolff, {w['chains']} chains (one per core), record per ~N flips", w["ess_per_second"],
-                    w["tau"], f"mean cluster {w['mean_cluster']:.0f}"))
-    rows += ratio_rows(rows, name)
+    local = row(name, f"Wolff, {w['chains']} chains (one per core), record per ~N flips", w["ess_per_second"],
+                w["tau"], f"mean cluster {w['mean_cluster']:.0f}")
+    rows = [exact, *chains, local, ratio_row(name, chains, local)]
 
     N, c = (64, 0.6) if quick else (128, 0.6)
     fredkin = Fredkin(n_sites=N, c=c)
     name = f"Fredkin N={N}, c={c}"
     rate, setup = exact_rate(fredkin, 200_000)
-    rows.append(row(name, "tnddm exact (automaton MPS)", rate, 1.0, f"setup {setup:.2f} s"))
+    exact = row(name, "tnddm exact (automaton MPS)", rate, 1.0, f"setup {setup:.2f} s")
+    chains = []
     for chi in ((8,) if quick else (4, 8)):
         start = time.perf_counter()
         P = as_proposal(fredkin, chi=chi, method="lump")
         setup = time.perf_counter() - start
-        rows.append(mh_row(name, f"disconnected, lumped truncation chi={chi}", fredkin, P, ["area"], setup=setup))
-        rows.append(mh_row(name, f"connected, lumped truncation chi={chi}, T auto", fredkin, P, ["area"],
-                           moves="connected", T="auto", setup=setup))
-    rows.append(local_fredkin_row(name, N, c, 20_000 if quick else 200_000))
-    rows += ratio_rows(rows, name)
-    return rows
+        chains.append(mh_row(name, f"disconnected, lumped truncation chi={chi}", fredkin, P, ["area"], setup=setup))
+        chains.append(mh_row(name, f"connected, lumped truncation chi={chi}, T auto", fredkin, P, ["area"],
+                             moves="connected", T="auto", setup=setup))
+    local = local_fredkin_row(name, N, c, 20_000 if quick else 200_000)
+    return rows + [exact, *chains, local, ratio_row(name, chains, local)]
 
 
-def ratio_rows(rows, name) -> list[dict]:
-    """Best converged proposal chain against the best local baseline of one system (NaN rates are skipped)."""
-    mine = [r for r in rows if r["system"] == name and r["method"].startswith(("disconnected", "connected"))]
-    local = [r for r in rows if r["system"] == name and "chains (one per core)" in r["method"]]
-    rates = [r["ESS/s"] for r in mine if np.isfinite(r["ESS/s"])]
-    best_local = max(r["ESS/s"] for r in local)
-    return [row(name, "ratio best proposal chain / best local", max(rates) / best_local if rates else float("nan"),
-                float("nan"))]
+def ratio_row(name, chains, local) -> dict:
+    """The best converged proposal chain (rows with a finite rate) against the local baseline's row."""
+    rates = [r["ESS/s"] for r in chains if np.isfinite(r["ESS/s"])]
+    return row(name, "ratio best proposal chain / best local", max(rates) / local["ESS/s"] if rates else float("nan"),
+               float("nan"))
 
 
 def run(quick: bool = False) -> dict:
